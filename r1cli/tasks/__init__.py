@@ -1,0 +1,1 @@
+"""Built-in verifiable tasks (the tiny world): generators, answer checkers and teachers."""
