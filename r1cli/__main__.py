@@ -1,0 +1,3 @@
+from r1cli.app import main
+
+main()

@@ -1,0 +1,67 @@
+"""The `r1` command: one line per subcommand, --version, and the error handler."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from r1cli import __version__
+from r1cli.commands import data, demo, init_model, presets, stubs
+
+app = typer.Typer(
+    name="r1",
+    help="Walk the DeepSeek-R1 recipe from a terminal: curate, distill, sft, grpo, sample, eval.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+app.command("curate", help="Build reasoning data: mix, dedup, decontaminate, verify, filter by difficulty.")(stubs.curate)
+app.command("distill", help="A teacher writes chains of thought; keep only verified ones as SFT data.")(stubs.distill)
+app.command("sft", help="Supervised fine-tuning on chains of thought (packing, long context).")(stubs.sft)
+app.command("grpo", help="RL from verifiable rewards: GRPO, DAPO, Dr. GRPO, RLOO.")(stubs.grpo)
+app.command("sample", help="Draw N completions per prompt into a resumable samples.jsonl.")(stubs.sample)
+app.command("eval", help="Score a model on benchmarks the way the papers do (pass@1, maj@k, pass@k).")(stubs.eval_)
+app.command("demo", help="Run the whole pipeline on the built-in tiny world (CPU, minutes).")(demo.demo)
+app.command("init-model", help="Build a local tiny model + tokenizer (HF directory).")(init_model.init_model)
+app.add_typer(presets.app, name="presets", help="List and show shipped presets.")
+app.add_typer(data.app, name="data", help="Make built-in tiny-world datasets.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"r1 {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = None,
+) -> None:
+    """r1: the DeepSeek-R1 recipe from a terminal."""
+
+
+def main() -> None:
+    """Console-script entry: run the app; user mistakes become one red line and exit code 2."""
+    from r1cli.errors import R1Error
+
+    try:
+        app()
+    except R1Error as e:
+        if os.environ.get("R1_DEBUG") == "1":
+            raise
+        from r1cli.console import err
+
+        err.print(f"[red]error: {e}[/red]", soft_wrap=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

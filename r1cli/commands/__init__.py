@@ -1,0 +1,1 @@
+"""One thin module per subcommand: flags -> config -> engine call."""

@@ -1,0 +1,33 @@
+"""Commands whose engine has not landed yet: registered, but they say so and exit non-zero."""
+
+from __future__ import annotations
+
+import typer
+
+from r1cli.commands.common import not_implemented
+
+_ctx = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def curate(ctx: typer.Context) -> None:
+    not_implemented("curate", 8)
+
+
+def distill(ctx: typer.Context) -> None:
+    not_implemented("distill", 8)
+
+
+def sft(ctx: typer.Context) -> None:
+    not_implemented("sft", 6)
+
+
+def grpo(ctx: typer.Context) -> None:
+    not_implemented("grpo", 7)
+
+
+def sample(ctx: typer.Context) -> None:
+    not_implemented("sample", 4)
+
+
+def eval_(ctx: typer.Context) -> None:
+    not_implemented("eval", 5)
