@@ -8,6 +8,7 @@ pydantic (``extra="forbid"``), and a type error names the key path and the expec
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin
 
@@ -17,6 +18,25 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from r1cli.errors import R1Error, did_you_mean
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads ``1e-5`` / ``3E+4`` as floats (YAML 1.1 wants ``1.0e-5``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
+def yaml_load(text: str):
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 class Section(BaseModel):
@@ -70,7 +90,7 @@ def load_yaml_file(path: str | os.PathLike, what: str = "config file") -> dict:
     if not p.is_file():
         raise R1Error(f"{what} {p}: file not found")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         loc = f":{mark.line + 1}" if mark is not None else ""
@@ -94,7 +114,7 @@ def parse_set(expr: str) -> tuple[list[str], Any]:
     if not key or any(not part for part in key.split(".")):
         raise R1Error(f"--set '{expr}': empty key; expected KEY=VALUE with a dotted key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     return key.split("."), value
