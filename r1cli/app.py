@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from r1cli import __version__
-from r1cli.commands import data, demo, init_model, presets, stubs
+from r1cli.commands import data, demo, init_model, presets, slurm, stubs
 
 app = typer.Typer(
     name="r1",
@@ -27,6 +27,7 @@ app.command("sample", help="Draw N completions per prompt into a resumable sampl
 app.command("eval", help="Score a model on benchmarks the way the papers do (pass@1, maj@k, pass@k).")(stubs.eval_)
 app.command("demo", help="Run the whole pipeline on the built-in tiny world (CPU, minutes).")(demo.demo)
 app.command("init-model", help="Build a local tiny model + tokenizer (HF directory).")(init_model.init_model)
+app.command("slurm", help="Write (and submit) an sbatch script that runs an r1 command on SLURM.")(slurm.slurm)
 app.add_typer(presets.app, name="presets", help="List and show shipped presets.")
 app.add_typer(data.app, name="data", help="Make built-in tiny-world datasets.")
 
