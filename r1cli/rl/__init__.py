@@ -10,10 +10,12 @@ Public API:
     kl_estimate(logp[B,T], ref_logp[B,T], kind) -> [B,T]
     token_logprobs(logits[B,T,V], ids[B,T]) -> [B,T];  entropy_from_logits(logits[B,T,V]) -> [B,T]
     masked_sum / masked_mean
+    importance_weights(old_logp[B,T], rollout_logp[B,T], mask[B,T], ...) -> (weights[B,T], stats)
 """
 
 from r1cli.rl.advantages import ESTIMATORS, SCALES, group_advantages
 from r1cli.rl.aggregation import AGGREGATIONS, aggregate, masked_mean, masked_sum
+from r1cli.rl.importance import IS_LEVELS, IS_MODES, importance_weights
 from r1cli.rl.kl import KL_ESTIMATORS, kl_estimate
 from r1cli.rl.logprobs import entropy_from_logits, token_logprobs
 from r1cli.rl.losses import LEVELS, policy_loss
@@ -21,12 +23,15 @@ from r1cli.rl.losses import LEVELS, policy_loss
 __all__ = [
     "AGGREGATIONS",
     "ESTIMATORS",
+    "IS_LEVELS",
+    "IS_MODES",
     "KL_ESTIMATORS",
     "LEVELS",
     "SCALES",
     "aggregate",
     "entropy_from_logits",
     "group_advantages",
+    "importance_weights",
     "kl_estimate",
     "masked_mean",
     "masked_sum",

@@ -96,7 +96,9 @@ def group_advantages(
             f"use {one_of(ESTIMATORS)}"
         )
     if scale not in SCALES:
-        raise ValueError(f"unknown advantage scale {scale!r}{did_you_mean(scale, SCALES)}; use {one_of(SCALES)}")
+        raise ValueError(
+            f"unknown advantage scale {scale!r}{did_you_mean(scale, SCALES)}; use {one_of(SCALES)}"
+        )
     if estimator != "grpo" and scale != "group":
         raise ValueError(
             f"scale={scale!r} only applies to estimator='grpo'; {estimator} has no std scale "
@@ -121,9 +123,13 @@ def group_advantages(
     if n == 0:
         return r.clone()
     if not torch.isfinite(r).all():
-        raise ValueError("rewards contain NaN or inf; drop unjudgeable samples (None rewards) before this call")
+        raise ValueError(
+            "rewards contain NaN or inf; drop unjudgeable samples (None rewards) before this call"
+        )
     if estimator == "rloo" and group_size < 2:
-        raise ValueError("estimator='rloo' needs group_size >= 2 (the leave-one-out baseline averages G - 1 others)")
+        raise ValueError(
+            "estimator='rloo' needs group_size >= 2 (the leave-one-out baseline averages G - 1 others)"
+        )
 
     g = r.view(-1, group_size)  # [P, G]
     mean_g = g.mean(dim=1, keepdim=True)  # [P, 1]

@@ -80,7 +80,11 @@ def aggregate(
         a 0-dim tensor.
     """
     check_agg(agg)
-    for name, v in (("norm_len", norm_len), ("tokens_in_step", tokens_in_step), ("seqs_in_step", seqs_in_step)):
+    for name, v in (
+        ("norm_len", norm_len),
+        ("tokens_in_step", tokens_in_step),
+        ("seqs_in_step", seqs_in_step),
+    ):
         _positive(name, v)
     if values.dim() != 2 or mask.shape != values.shape:
         raise ValueError(

@@ -43,7 +43,9 @@ def kl_estimate(logp: torch.Tensor, ref_logp: torch.Tensor, kind: str = "k3") ->
 
     check_kl(kind)
     if logp.shape != ref_logp.shape:
-        raise ValueError(f"logp {tuple(logp.shape)} and ref_logp {tuple(ref_logp.shape)} must have the same shape")
+        raise ValueError(
+            f"logp {tuple(logp.shape)} and ref_logp {tuple(ref_logp.shape)} must have the same shape"
+        )
     x = torch.clamp(ref_logp - logp, -KL_CLAMP, KL_CLAMP)  # [B, T]
     if kind == "k1":
         return -x

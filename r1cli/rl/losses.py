@@ -41,7 +41,9 @@ def _validate(
     check_kl(kl)
     if logp.dim() != 2:
         raise ValueError(f"logp must be [B, T], got shape {tuple(logp.shape)}")
-    for name, x in (("old_logp", old_logp), ("mask", mask)) + ((("ref_logp", ref_logp),) if ref_logp is not None else ()):
+    for name, x in (("old_logp", old_logp), ("mask", mask)) + (
+        (("ref_logp", ref_logp),) if ref_logp is not None else ()
+    ):
         if x.shape != logp.shape:
             raise ValueError(f"{name} must have the shape of logp {tuple(logp.shape)}, got {tuple(x.shape)}")
     if advantages.shape != logp.shape[:1]:
@@ -75,6 +77,7 @@ def policy_loss(
     norm_len: float | None = None,
     tokens_in_step: float | None = None,
     seqs_in_step: float | None = None,
+    is_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Clipped surrogate loss plus ``β·agg(KL)`` for one micro-batch of an optimizer step.
 
@@ -93,13 +96,16 @@ def policy_loss(
         agg, norm_len, tokens_in_step, seqs_in_step: see :func:`r1cli.rl.aggregation.aggregate`;
             pass the normalisers of the whole optimizer step when it spans several micro-batches or
             ranks, so that the sum of the micro-batch losses is the step objective.
+        is_weights: optional detached ``[B, T]`` multipliers of the per-token policy loss (truncated
+            importance sampling for rollout/trainer mismatch, see :mod:`r1cli.rl.importance`); the
+            KL term is not weighted. An extension beyond the issue's contract; ``None`` changes nothing.
 
     Formulas, per token (``m`` = 1):
         ``log ρ = clamp(logp − old_logp, −20, 20)``; token level ``ρ_{i,t} = exp(log ρ_{i,t})``;
         sequence level ``ρ_{i,t} = s_i = exp(Σ_t m·log ρ_{i,t} / L_i)`` for every token of ``i``
         (GSPO; its gradient reaches every token through the mean).
         ``ℓ = −min(ρ·A, clip(ρ, 1 − ε_low, 1 + ε_high)·A)``, then ``ℓ = min(ℓ, −c·A)`` where ``A < 0``
-        and ``dual_clip = c``. ``loss = agg(ℓ) + β·agg(k)``.
+        and ``dual_clip = c``; ``ℓ ← w·ℓ`` with ``is_weights``. ``loss = agg(ℓ) + β·agg(k)``.
 
     Returns:
         ``(loss, stats)``: ``loss`` a 0-dim tensor; ``stats`` python floats, all means taken over the
@@ -118,7 +124,9 @@ def policy_loss(
     import torch
 
     advantages = torch.as_tensor(advantages, device=logp.device)
-    _validate(logp, old_logp, advantages, mask, ref_logp, clip_low, clip_high, dual_clip, level, beta, kl, agg)
+    _validate(
+        logp, old_logp, advantages, mask, ref_logp, clip_low, clip_high, dual_clip, level, beta, kl, agg
+    )
 
     m = mask.bool()  # [B, T]
     zero = torch.zeros((), dtype=logp.dtype, device=logp.device)
@@ -141,6 +149,12 @@ def policy_loss(
     neg = (adv < 0).expand_as(per_token)  # [B, T]
     if dual_clip is not None:
         per_token = torch.where(neg, torch.minimum(per_token, -dual_clip * adv), per_token)
+    if is_weights is not None:
+        if is_weights.shape != logp.shape:
+            raise ValueError(
+                f"is_weights must have the shape of logp {tuple(logp.shape)}, got {tuple(is_weights.shape)}"
+            )
+        per_token = per_token * torch.where(m, is_weights.detach().to(logp.dtype), zero)  # [B, T]
 
     pg_loss = aggregate(
         per_token, m, agg, norm_len=norm_len, tokens_in_step=tokens_in_step, seqs_in_step=seqs_in_step

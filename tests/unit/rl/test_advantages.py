@@ -74,8 +74,13 @@ def test_reinforce_pp_whitening_removes_batch_mean_shift():
 
 
 def test_all_equal_rewards_give_exact_zeros():
-    for est, scale in [("grpo", "group"), ("grpo", "batch"), ("grpo", "none"), ("rloo", "group"),
-                       ("reinforce++-baseline", "group")]:
+    for est, scale in [
+        ("grpo", "group"),
+        ("grpo", "batch"),
+        ("grpo", "none"),
+        ("rloo", "group"),
+        ("reinforce++-baseline", "group"),
+    ]:
         adv = group_advantages([0.1] * 6, 3, estimator=est, scale=scale)
         assert (adv == 0).all(), (est, scale, adv)
 
@@ -102,7 +107,10 @@ def test_dtype_kept_and_int_input():
         (dict(rewards=[1.0, 0], group_size=0), "group_size must be a positive integer"),
         (dict(rewards=[1.0, 0], group_size=2, estimator="grop"), "did you mean 'grpo'"),
         (dict(rewards=[1.0, 0], group_size=2, scale="batchh"), "unknown advantage scale"),
-        (dict(rewards=[1.0, 0], group_size=2, estimator="rloo", scale="none"), "only applies to estimator='grpo'"),
+        (
+            dict(rewards=[1.0, 0], group_size=2, estimator="rloo", scale="none"),
+            "only applies to estimator='grpo'",
+        ),
         (dict(rewards=[[1.0, 0]], group_size=2), "1-D"),
         (dict(rewards=[1.0, float("nan")], group_size=2), "NaN"),
         (dict(rewards=[1.0, 0], group_size=2, eps=-1), "eps"),
