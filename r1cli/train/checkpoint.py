@@ -292,7 +292,11 @@ def load_model_weights(path: str | os.PathLike, model: Any) -> None:
 
     bare = unwrap_model(model)
     sd = read_weights(path)
-    result = bare.load_state_dict(sd, strict=False)
+    try:
+        result = bare.load_state_dict(sd, strict=False)
+    except RuntimeError as e:  # shape mismatch
+        first = str(e).strip().splitlines()[-1].strip()
+        raise R1Error(f"{path}: weights do not match the model ({first})") from None
     if result.unexpected_keys:
         raise R1Error(f"{path}: weights do not match the model (unexpected keys, e.g. "
                       f"{result.unexpected_keys[0]})")

@@ -5,8 +5,15 @@ import json
 import pytest
 
 from r1cli.errors import R1Error
-from r1cli.train.checkpoint import (capture_rng_state, ensure_eos_consistency, find_latest_checkpoint,
-                                    list_checkpoints, load_checkpoint, resolve_resume, save_checkpoint)
+from r1cli.train.checkpoint import (
+    capture_rng_state,
+    ensure_eos_consistency,
+    find_latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    resolve_resume,
+    save_checkpoint,
+)
 from r1cli.train.optim import build_optimizer, build_scheduler
 
 
@@ -72,7 +79,7 @@ def test_restore_continues_exactly(tmp_path, tiny_model_factory):
     assert state == {"epoch": 1, "step": 3}
     assert torch.equal(torch.rand(3), rng_before)  # RNG restored to the saved state
     _train_steps(fresh, opt2, sched2, 2, seed=2)
-    for (k, a), b in zip(ref.state_dict().items(), fresh.state_dict().values()):
+    for (k, a), b in zip(ref.state_dict().items(), fresh.state_dict().values(), strict=True):
         assert torch.equal(a, b), k  # bitwise identical after resume
 
 
@@ -80,7 +87,7 @@ def test_load_rejects_other_architecture(tmp_path, tiny_model_factory):
     model, opt, sched = _setup(tiny_model_factory)
     path = save_checkpoint(tmp_path, 1, model, None, opt, sched, {})
     other = tiny_model_factory(vocab=40)
-    with pytest.raises(Exception):
+    with pytest.raises(R1Error, match="do not match"):
         load_checkpoint(path, other)
 
 

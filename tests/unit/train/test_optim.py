@@ -5,8 +5,7 @@ import math
 import pytest
 
 from r1cli.errors import R1Error
-from r1cli.train.optim import (build_optimizer, build_scheduler, clip_grad_norm, lr_factor,
-                               warmup_steps_for)
+from r1cli.train.optim import build_optimizer, build_scheduler, clip_grad_norm, lr_factor, warmup_steps_for
 
 
 def test_warmup_steps_rounds_up():
