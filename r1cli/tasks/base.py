@@ -74,7 +74,7 @@ class Task:
         """The difficulty knobs as a plain dict (written beside generated data)."""
         import dataclasses
 
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "name"}  # type: ignore[arg-type]
 
 
 def think_trace(lines: list[str], answer: str) -> str:

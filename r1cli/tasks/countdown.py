@@ -107,8 +107,7 @@ class _Node:
         if self.left.op is not None and _PRECEDENCE[self.left.op] < prec:
             left = f"({left})"
         if self.right.op is not None and (
-            _PRECEDENCE[self.right.op] < prec
-            or (_PRECEDENCE[self.right.op] == prec and self.op in "-/")
+            _PRECEDENCE[self.right.op] < prec or (_PRECEDENCE[self.right.op] == prec and self.op in "-/")
         ):
             right = f"({right})"
         return f"{left}{self.op}{right}"
@@ -118,7 +117,11 @@ class _Node:
         if self.op is None:
             return []
         assert self.left is not None and self.right is not None
-        return [*self.left.steps(), *self.right.steps(), (self.left.value, self.op, self.right.value, self.value)]
+        return [
+            *self.left.steps(),
+            *self.right.steps(),
+            (self.left.value, self.op, self.right.value, self.value),
+        ]
 
 
 def _combine(a: _Node, b: _Node, rng: random.Random) -> _Node | None:

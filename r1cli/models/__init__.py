@@ -1,0 +1,1 @@
+"""Models: loading (with context/RoPE overrides) and the tiny model factory."""
