@@ -45,12 +45,21 @@ ENDPOINTS = ("chat", "completions")
 _N_REJECTED = re.compile(r"(?<![A-Za-z_])n(?![A-Za-z_])|\bn\s*>\s*1|\bnum_return")
 
 
+class OpenAIHTTPError(R1Error):
+    """A request that failed for good; ``status`` is the last HTTP status (None: no HTTP answer)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
 class _Retryable(Exception):
     """A failure worth retrying (429/5xx/timeout/connection); carries an optional Retry-After."""
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status
 
 
 class _NRejected(Exception):
@@ -215,8 +224,9 @@ class OpenAIBackend(GenerationBackend):
                 return self._post(body)
             except _Retryable as err:
                 if attempt >= self.max_retries:
-                    raise R1Error(f"openai backend: {err} (gave up after {attempt + 1} attempts; "
-                                  f"raise max_retries or check the server at {self.base_url})") from None
+                    raise OpenAIHTTPError(f"openai backend: {err} (gave up after {attempt + 1} attempts; "
+                                          f"raise max_retries or check the server at {self.base_url})",
+                                          err.status) from None
                 delay = min(self.retry_max_delay, self.retry_base_delay * 2**attempt)
                 if err.retry_after is not None:
                     delay = min(delay, max(0.0, err.retry_after))
@@ -239,10 +249,10 @@ class OpenAIBackend(GenerationBackend):
             message = _scrub(_error_message(err), key)
             if err.code == 429 or err.code >= 500:
                 raise _Retryable(f"HTTP {err.code} from {url}: {message}",
-                                 _retry_after(err.headers.get("Retry-After"))) from None
+                                 _retry_after(err.headers.get("Retry-After")), err.code) from None
             if err.code == 400 and body.get("n", 1) > 1 and _N_REJECTED.search(message):
                 raise _NRejected(message) from None
-            raise R1Error(f"openai backend: HTTP {err.code} from {url}: {message}") from None
+            raise OpenAIHTTPError(f"openai backend: HTTP {err.code} from {url}: {message}", err.code) from None
         except (TimeoutError, ConnectionError, urllib.error.URLError) as err:
             reason = getattr(err, "reason", err)
             raise _Retryable(f"no answer from {url}: {_scrub(str(reason), key)}") from None
