@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from r1cli.tasks.base import Task, extract_boxed, slip, think_trace
+from r1cli.tasks.base import MAX_DUPLICATE_DRAWS, Task, extract_boxed, slip, think_trace
 
 _INT = re.compile(r"^[+-]?\d+$")
 
@@ -101,10 +101,9 @@ class ArithTask(Task):
         rng = random.Random(f"{self.name}-{seed}")
         records: list[dict[str, Any]] = []
         seen: set[str] = set()
-        attempts = 0
+        misses = 0  # consecutive duplicate draws: the problem space is (nearly) exhausted
         while len(records) < n:
-            attempts += 1
-            if attempts > 50 * n + 1000:
+            if misses > MAX_DUPLICATE_DRAWS:
                 raise R1Error(
                     f"arith: only {len(records)} distinct problems found for --n {n}; "
                     "lower --n or allow more operands/digits"
@@ -115,7 +114,9 @@ class ArithTask(Task):
             )
             problem = f"What is {expression}?"
             if problem in seen:
+                misses += 1
                 continue
+            misses = 0
             seen.add(problem)
             records.append(
                 {

@@ -11,6 +11,8 @@ import random
 from typing import Any
 
 BOXED = "\\boxed{"
+# A generator gives up (R1Error) after this many duplicate problems in a row.
+MAX_DUPLICATE_DRAWS = 2000
 
 
 def extract_boxed(text: str) -> str | None:

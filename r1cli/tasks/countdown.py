@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from r1cli.tasks.base import Task, extract_boxed, slip, think_trace
+from r1cli.tasks.base import MAX_DUPLICATE_DRAWS, Task, extract_boxed, slip, think_trace
 
 _MAX_EXPR_CHARS = 200
 _ALLOWED_CHARS = re.compile(r"^[0-9+\-*/() ]+$")
@@ -182,17 +182,18 @@ class CountdownTask(Task):
         rng = random.Random(f"{self.name}-{seed}")
         records: list[dict[str, Any]] = []
         seen: set[str] = set()
-        attempts = 0
+        misses = 0  # consecutive duplicate draws: the problem space is (nearly) exhausted
         while len(records) < n:
-            attempts += 1
-            if attempts > 50 * n + 1000:
+            if misses > MAX_DUPLICATE_DRAWS:
                 raise _exhausted(self.name, n, len(records))
             tree = self._one(rng)
             numbers = _leaves(tree)
             rng.shuffle(numbers)
             problem = f"Using {', '.join(map(str, numbers))} once each with + - * /, make {tree.value}."
             if problem in seen:
+                misses += 1
                 continue
+            misses = 0
             seen.add(problem)
             records.append(
                 {

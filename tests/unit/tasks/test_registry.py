@@ -1,0 +1,83 @@
+"""The task registry, the boxed extractor and write_task_data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from r1cli.errors import R1Error
+from r1cli.tasks import TASKS, extract_boxed, get_task, sft_record, write_task_data
+
+
+def test_registry_names():
+    assert set(TASKS) == {"arith", "countdown"}
+    assert get_task("Arith") is TASKS["arith"]
+
+
+def test_unknown_task_suggests():
+    with pytest.raises(R1Error, match="did you mean 'countdown'"):
+        get_task("countdwn")
+
+
+def test_unknown_parameter_suggests():
+    with pytest.raises(R1Error, match="did you mean 'max_digits'"):
+        get_task("arith", max_digit=3)
+    assert get_task("arith", max_digits=3).max_digits == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "inside"),
+    [
+        ("\\boxed{39}", "39"),
+        ("a \\boxed{1} b \\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),  # last box, nested braces
+        ("\\boxed{7} then \\boxed{8", "7"),  # the unclosed last box is skipped
+        ("no box", None),
+    ],
+)
+def test_extract_boxed(text, inside):
+    assert extract_boxed(text) == inside
+
+
+@pytest.mark.parametrize("name", ["arith", "countdown"])
+def test_write_task_data_is_byte_identical(tmp_path, name):
+    a = write_task_data(name, 30, 5, tmp_path / "a", held_out=10)
+    b = write_task_data(name, 30, 5, tmp_path / "b", held_out=10)
+    c = write_task_data(name, 30, 6, tmp_path / "c", held_out=10)
+    assert set(a) == {"problems", "sft", "held_out", "manifest"}
+    for key in a:
+        assert a[key].read_bytes() == b[key].read_bytes()
+    assert a["problems"].read_bytes() != c["problems"].read_bytes()
+    problems = [json.loads(line) for line in a["problems"].read_text().splitlines()]
+    held = [json.loads(line) for line in a["held_out"].read_text().splitlines()]
+    sft = [json.loads(line) for line in a["sft"].read_text().splitlines()]
+    assert len(problems) == len(sft) == 30 and len(held) == 10
+    assert not {r["problem"] for r in problems} & {r["problem"] for r in held}
+    assert [s["id"] for s in sft] == [p["id"] for p in problems]
+    task = get_task(name)
+    for p, s in zip(problems, sft, strict=True):
+        assert [m["role"] for m in s["messages"]] == ["user", "assistant"]
+        assert s["messages"][0]["content"] == task.prompt(p)
+        assert task.check(s["messages"][1]["content"], p)
+    manifest = json.loads(a["manifest"].read_text())
+    assert manifest == {"task": name, "params": task.params(), "n": 30, "held_out": 10, "seed": 5}
+    assert not list(tmp_path.glob("a/*.tmp"))  # no temp files left behind
+
+
+def test_write_task_data_without_held_out(tmp_path):
+    paths = write_task_data("arith", 3, 0, tmp_path)
+    assert "held_out" not in paths and not (tmp_path / "held_out.jsonl").exists()
+    assert paths["problems"].read_text().endswith("\n")
+
+
+def test_write_task_data_errors(tmp_path):
+    with pytest.raises(R1Error, match="unknown task"):
+        write_task_data("nope", 3, 0, tmp_path)
+    with pytest.raises(R1Error, match="--n"):
+        write_task_data("arith", 0, 0, tmp_path)
+
+
+def test_sft_record_depends_only_on_the_record():
+    task = get_task("arith")
+    record = task.generate(1, 0)[0]
+    assert sft_record(task, record) == sft_record(task, dict(record))
