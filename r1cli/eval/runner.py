@@ -1,0 +1,252 @@
+"""`r1 eval` engine: generate -> grade -> metrics -> outputs, one folder per benchmark.
+
+For each benchmark ``B`` the run writes ``<output_dir>/<B>/``:
+
+- ``samples.jsonl``: one line per problem, ``{"id", "problem", "answer", ..., "samples": [{"text",
+  "finish_reason", "num_tokens", "extracted", "correct"}], "model", "params", "benchmark"}``; generation
+  appends to it problem by problem, so a rerun (or a crashed run) reuses what is already there;
+- ``results.json``: ``{"benchmark", "model", "num_problems", "n", "params", "metrics": {"pass@1",
+  "pass@1_stderr", "pass@k": {"1": ..}, "maj@k": {"1": ..}, "truncated_rate", "no_answer_rate",
+  "mean_tokens"}}``;
+- ``pass_at_k.png``: pass@k and maj@k against k.
+
+Every problem gets exactly ``n`` samples; a backend that returns fewer raises :class:`R1Error`.
+``evaluate(...)`` is the one-call Python API (the demo uses it); ``run_eval(cfg)`` runs a whole config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from r1cli.config.eval import EvalConfig
+from r1cli.errors import R1Error
+from r1cli.eval.grading import compute_metrics, grade_records, ungraded_problems
+from r1cli.eval.registry import Benchmark, get_benchmark, load_benchmark
+
+LM_EVAL_PREFIX = "lm-eval:"
+
+
+def sampling_params(bench: Benchmark, cfg: EvalConfig) -> Any:
+    """The benchmark's protocol defaults with every value the config sets taken instead."""
+    from r1cli.generation.base import SamplingParams
+
+    g = cfg.generation
+    return SamplingParams(
+        n=g.n if g.n is not None else bench.n,
+        temperature=g.temperature if g.temperature is not None else bench.temperature,
+        top_p=g.top_p if g.top_p is not None else bench.top_p,
+        max_new_tokens=g.max_new_tokens if g.max_new_tokens is not None else bench.max_new_tokens,
+        stop=tuple(g.stop),
+        seed=g.seed,
+        top_k=g.top_k,
+    )
+
+
+def params_dict(params: Any, cfg: EvalConfig) -> dict[str, Any]:
+    """What results.json records under ``params``: sampling values plus how prompts were built."""
+    out = dataclasses.asdict(params)
+    out["stop"] = list(out["stop"])
+    out.update(backend=cfg.generation.backend, system_prompt=cfg.generation.system_prompt,
+               prefill_think=cfg.generation.prefill_think, prompt_template=cfg.data.prompt_template)
+    return out
+
+
+def check_counts(records: list[dict], n: int, where: str) -> None:
+    """Exactly ``n`` samples per problem, or an R1Error naming the first problem that differs."""
+    for r in records:
+        got = len(r.get("samples") or [])
+        if got != n:
+            raise R1Error(f"{where}: problem '{r.get('id')}' has {got} samples, expected exactly n={n} "
+                          "(a backend returning fewer would silently lower the score)")
+
+
+def finish(bench: Benchmark, records: list[dict], n: int, out_dir: Path, *, model: str,
+           params: dict[str, Any], cfg: EvalConfig, extra_records: list[dict] | None = None) -> dict[str, Any]:
+    """Grade ``records``, compute metrics, write samples.jsonl / results.json / pass_at_k.png."""
+    from r1cli.console import err
+    from r1cli.data.io import atomic_write_json, atomic_write_jsonl
+    from r1cli.eval.report import plot_pass_at_k
+
+    if not records:
+        raise R1Error(f"benchmark '{bench.name}': no problems to evaluate")
+    grade_records(bench, records, timeout_s=cfg.grading.timeout_s, workers=cfg.grading.workers)
+    bad = ungraded_problems(records)
+    if bad:
+        err.print(f"[yellow]warning:[/yellow] {bench.name}: {len(bad)} problem(s) have a gold answer math-verify "
+                  f"cannot parse (scored 0): {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}")
+    metrics = compute_metrics(bench, records, n, timeout_s=cfg.grading.timeout_s)
+    results = {"benchmark": bench.name, "model": model, "num_problems": len(records), "n": n,
+               "params": params, "metrics": metrics}
+    for r in records:
+        r["benchmark"] = bench.name
+    atomic_write_jsonl(out_dir / "samples.jsonl", records + list(extra_records or []))
+    atomic_write_json(out_dir / "results.json", results)
+    plot_pass_at_k(results, out_dir / "pass_at_k.png")
+    err.print(f"[green]{bench.name}[/green]: pass@1 {100 * metrics['pass@1']:.1f}% over {len(records)} "
+              f"problems x {n} samples -> {out_dir}")
+    return results
+
+
+# ----------------------------------------------------------------------------------------- generation
+
+
+def make_backend(cfg: EvalConfig) -> Any:
+    """The generation backend of ``cfg`` (loads the model once for every benchmark of the run)."""
+    from r1cli.generation import backend_from_config
+
+    return backend_from_config(cfg.generation, cfg.model)
+
+
+def generate_benchmark(bench: Benchmark, cfg: EvalConfig, backend: Any, out_dir: Path) -> dict[str, Any]:
+    """Sample (resuming ``samples.jsonl``), then grade and write the benchmark's outputs."""
+    from r1cli.generation.sampler import sample_to_file
+
+    d = cfg.data
+    problems = load_benchmark(bench, data=d.path, limit=d.limit, split=d.split, problem_field=d.problem_field,
+                              answer_field=d.answer_field, id_field=d.id_field, seed=d.choice_seed)
+    params = sampling_params(bench, cfg)
+    pdict = params_dict(params, cfg)
+    model = str(cfg.model.path)
+    path = out_dir / "samples.jsonl"
+    sample_to_file(backend, problems, params, path, prompt_fn=lambda r: bench.prompt(r, d.prompt_template),
+                   model_name=model)
+    by_id = {r["id"]: r for r in _read_existing(path)}
+    wanted = [p["id"] for p in problems]
+    missing = [i for i in wanted if i not in by_id]
+    if missing:
+        raise R1Error(f"{path}: no samples for problem '{missing[0]}' after generation ({len(missing)} missing)")
+    records = [{**p, **{k: v for k, v in by_id[p["id"]].items() if k not in p or k == "samples"}} for p in problems]
+    check_counts(records, params.n, str(path))
+    extra = [r for i, r in by_id.items() if i not in set(wanted)]
+    return finish(bench, records, params.n, out_dir, model=model, params=pdict, cfg=cfg, extra_records=extra)
+
+
+def _read_existing(path: Path) -> list[dict]:
+    from r1cli.data.io import recover_jsonl
+
+    return recover_jsonl(path)
+
+
+# --------------------------------------------------------------------------------------------- regrade
+
+
+def regrade(cfg: EvalConfig) -> dict[str, Any]:
+    """Grade an existing samples file (``--samples FILE``) without generating."""
+    from r1cli.data.io import read_jsonl
+
+    path = Path(str(cfg.samples))
+    records = list(read_jsonl(path))
+    if not records:
+        raise R1Error(f"{path}: no sample records")
+    names = [b for b in cfg.benchmarks]
+    if len(names) > 1:
+        raise R1Error(f"--samples re-grades one benchmark at a time, got {len(names)}: {' '.join(names)}")
+    name = names[0] if names else records[0].get("benchmark")
+    if not name:
+        raise R1Error(f"{path}: records do not say their benchmark; name it: r1 eval BENCH --samples {path}")
+    bench = get_benchmark(str(name))
+    for i, r in enumerate(records):
+        if not isinstance(r.get("samples"), list) or "id" not in r:
+            raise R1Error(f"{path}:{i + 1}: not a sample record (needs 'id' and a 'samples' list)")
+        for s in r["samples"]:
+            if not isinstance(s, dict) or "text" not in s:
+                raise R1Error(f"{path}:{i + 1}: problem '{r['id']}': each sample needs a 'text'")
+    if cfg.data.limit:
+        records = records[: cfg.data.limit]
+    n = cfg.generation.n or len(records[0]["samples"])
+    if cfg.generation.n is not None:
+        short = [r["id"] for r in records if len(r["samples"]) < n]
+        if short:
+            raise R1Error(f"{path}: problem '{short[0]}' has fewer than n={n} samples")
+        records = [{**r, "samples": [dict(s) for s in r["samples"][:n]]} for r in records]
+    check_counts(records, n, str(path))
+    records = _join_columns(bench, records, cfg, path)
+    model = str(records[0].get("model") or cfg.model.path or "unknown")
+    params = dict(records[0].get("params") or {})
+    params["n"] = n
+    return finish(bench, records, n, Path(cfg.output_dir) / bench.name, model=model, params=params, cfg=cfg)
+
+
+def _join_columns(bench: Benchmark, records: list[dict], cfg: EvalConfig, path: Path) -> list[dict]:
+    """Fill in grading columns a samples file lacks (gold, choices, task numbers) from the benchmark data."""
+    need = {"math": ["answer"], "choice": ["answer", "choices"], "task": []}[bench.kind]
+    if bench.kind == "task":
+        need = [k for k in load_benchmark(bench, limit=1)[0] if k not in ("id", "problem")]
+    if all(all(k in r for k in need) for r in records):
+        return records
+    d = cfg.data
+    problems = {p["id"]: p for p in load_benchmark(bench, data=d.path, split=d.split, problem_field=d.problem_field,
+                                                   answer_field=d.answer_field, id_field=d.id_field,
+                                                   seed=d.choice_seed)}
+    out = []
+    for r in records:
+        if r["id"] not in problems:
+            raise R1Error(f"{path}: problem '{r['id']}' lacks {', '.join(k for k in need if k not in r)} and is not "
+                          f"in benchmark '{bench.name}' to take them from (pass the problems with --data)")
+        out.append({**problems[r["id"]], **{k: v for k, v in r.items() if k not in need or k == "samples"}})
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ runs
+
+
+def check_config(cfg: EvalConfig) -> list[str]:
+    """Validate what the run needs before loading anything; return the benchmark names."""
+    names = list(cfg.benchmarks)
+    if not names and not cfg.samples:
+        raise R1Error("name at least one benchmark, e.g. r1 eval aime24 math500 --model M (or --samples FILE)")
+    if cfg.samples:
+        return names
+    for name in names:
+        if not name.startswith(LM_EVAL_PREFIX):
+            get_benchmark(name)
+    if cfg.data.path and len(names) > 1:
+        raise R1Error(f"--data FILE holds one benchmark's problems, but {len(names)} benchmarks were named; "
+                      "run one benchmark per --data file")
+    if not cfg.model.path:
+        raise R1Error("no model: pass --model PATH (a model directory or hub id; the served model name for "
+                      "--backend openai)")
+    return names
+
+
+def run_eval(cfg: EvalConfig) -> list[dict[str, Any]]:
+    """Run every benchmark of ``cfg`` (or re-grade ``cfg.samples``); return their results dicts."""
+    names = check_config(cfg)
+    if cfg.samples:
+        return [regrade(cfg)]
+    out_root = Path(cfg.output_dir)
+    results, backend = [], None
+    try:
+        for name in names:
+            if name.startswith(LM_EVAL_PREFIX):
+                from r1cli.eval.lm_eval_bridge import run_lm_eval
+
+                results.extend(run_lm_eval(name[len(LM_EVAL_PREFIX):], cfg, out_root))
+                continue
+            bench = get_benchmark(name)
+            if backend is None:
+                backend = make_backend(cfg)
+            results.append(generate_benchmark(bench, cfg, backend, out_root / bench.name))
+    finally:
+        if backend is not None:
+            backend.close()
+    return results
+
+
+def evaluate(benchmark: str, model: str | os.PathLike, *, output_dir: str | os.PathLike = "runs/eval",
+             n: int | None = None, limit: int | None = None, data: str | os.PathLike | None = None,
+             backend: str = "hf", **generation: Any) -> dict[str, Any]:
+    """Evaluate one model on one benchmark and return its results dict (results.json shape).
+
+    ``generation`` holds further ``generation.*`` config keys (``temperature``, ``max_new_tokens``,
+    ``base_url``, ...). Example: ``evaluate("arith", "runs/demo/grpo", n=4, limit=50)``.
+    """
+    from r1cli.config.core import validate
+
+    raw = {"benchmarks": [benchmark], "output_dir": str(output_dir), "model": {"path": str(model)},
+           "data": {"path": str(data) if data else None, "limit": limit},
+           "generation": {"backend": backend, "n": n, **generation}}
+    return run_eval(validate(EvalConfig, raw, "evaluate() arguments"))[0]
