@@ -60,8 +60,9 @@ def distill(
 ) -> None:
     """A teacher writes k traces per problem; verified, well-formed ones become SFT records.
 
-    Writes samples.jsonl (raw, resumable), sft.jsonl (for r1 sft) and stats.json. The API key is read
-    from the environment variable named by --api-key-env (default OPENAI_API_KEY) and never written.
+    Writes samples.jsonl (raw log, resumable), sft.jsonl (read by r1 sft) and stats.json.
+
+    The API key comes from the environment variable named by --api-key-env (default OPENAI_API_KEY).
     """
     from r1cli.config.distill import DistillConfig, parse_price
 

@@ -12,7 +12,7 @@ Outputs in ``<output_dir>``:
   "num_tokens"}``, rebuilt from the raw log on every run (``r1 sft`` reads it as is);
 - ``stats.json``: acceptance, per-filter rejections, tokens and cost (see :func:`derive`).
 
-``run_distill(cfg)`` runs a config; ``backend=`` injects a ready :class:`GenerationBackend` (tests).
+``run_distill(cfg)`` runs a config; ``backend=`` injects a ready :class:`GenerationBackend`.
 """
 
 from __future__ import annotations
@@ -169,8 +169,11 @@ def sample_problems(backend: Any, todo: list[dict], prompts: dict[str, str], cfg
     return written
 
 
-def run_distill(cfg: DistillConfig, *, backend: Any = None) -> dict[str, Any]:
-    """Sample what the raw log lacks, then rebuild ``sft.jsonl`` and ``stats.json``; returns the stats."""
+def run_distill(cfg: DistillConfig, *, backend: Any = None, rewarder: Rewarder | None = None) -> dict[str, Any]:
+    """Sample what the raw log lacks, then rebuild ``sft.jsonl`` and ``stats.json``; returns the stats.
+
+    ``backend`` / ``rewarder`` replace the configured teacher and reward (tests, Python callers).
+    """
     from r1cli.console import err
     from r1cli.data.io import atomic_write_json, atomic_write_jsonl, load_problems, recover_jsonl
 
@@ -189,7 +192,7 @@ def run_distill(cfg: DistillConfig, *, backend: Any = None) -> dict[str, Any]:
     done_ids = {r.get("id") for r in done}
     todo = [p for p in problems if p["id"] not in done_ids]
     prompts = {p["id"]: fill_template(d.prompt_template, p) for p in todo}
-    rewarder = Rewarder(cfg.reward.name, cfg.reward.params)
+    rewarder = rewarder or Rewarder(cfg.reward.name, cfg.reward.params)
     if todo:
         err.print(f"distill: {len(done_ids & {p['id'] for p in problems})} of {len(problems)} problems already "
                   f"in {raw_path}; sampling {len(todo)} x {cfg.generation.n}")
