@@ -7,7 +7,13 @@
 """
 
 from r1cli.generation.base import Completion, GenerationBackend, Message, Prompt, SamplingParams
-from r1cli.generation.factory import BACKENDS, backend_options, make_backend
+from r1cli.generation.factory import (
+    BACKENDS,
+    backend_from_config,
+    backend_options,
+    backend_options_from_config,
+    make_backend,
+)
 
 __all__ = [
     "BACKENDS",
@@ -16,6 +22,8 @@ __all__ = [
     "Message",
     "Prompt",
     "SamplingParams",
+    "backend_from_config",
     "backend_options",
+    "backend_options_from_config",
     "make_backend",
 ]

@@ -50,3 +50,35 @@ def make_backend(kind: str, model: Any = None, **options: Any) -> GenerationBack
             raise R1Error(f"the {kind} backend has no option '{key}'{did_you_mean(key, valid)}; "
                           f"{one_of(valid)}")
     return cls(model, **options)
+
+
+def backend_options_from_config(generation: Any, model: Any) -> dict[str, Any]:
+    """Constructor options for ``generation.backend`` from the ``generation`` and ``model`` config sections
+    (``r1cli.config.sections.GenerationSection`` / ``ModelSection``); only the keys that backend uses."""
+    g, m = generation, model
+    if g.backend == "openai":
+        opts: dict[str, Any] = {"endpoint": g.endpoint, "api_key_env": g.api_key_env, "concurrency": g.concurrency,
+                                "max_retries": g.max_retries, "timeout": g.request_timeout_s,
+                                "system_prompt": g.system_prompt}
+        if g.base_url:
+            opts["base_url"] = g.base_url
+        return opts
+    overrides = {k: getattr(m, k, None) for k in ("rope_theta", "max_position_embeddings")}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    common = {"dtype": m.dtype, "system_prompt": g.system_prompt, "think_prefill": g.prefill_think}
+    if g.backend == "hf":
+        return {**common, "token_budget": g.token_budget, "attn_implementation": m.attn_implementation,
+                "config_overrides": overrides or None}
+    opts = {**common, "tensor_parallel_size": g.tensor_parallel_size, "seed": g.seed or 0,
+            "gpu_memory_utilization": g.gpu_memory_utilization, "max_model_len": g.max_model_len}
+    if overrides:
+        opts["hf_overrides"] = overrides
+    return opts
+
+
+def backend_from_config(generation: Any, model: Any) -> GenerationBackend:
+    """``make_backend`` for a command's config: ``generation.backend`` serving ``model.path``."""
+    if generation.backend != "openai" and not model.path:
+        raise R1Error(f"the {generation.backend} backend needs a model: pass --model (model.path)")
+    name = model.path or "default"
+    return make_backend(generation.backend, str(name), **backend_options_from_config(generation, model))

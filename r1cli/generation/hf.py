@@ -57,17 +57,38 @@ def resolve_dtype(dtype: str, device: str) -> Any:
 
 
 def load_model_and_tokenizer(
-    path: str | os.PathLike, *, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False
+    path: str | os.PathLike,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    trust_remote_code: bool = False,
+    attn_implementation: str | None = None,
+    config_overrides: dict[str, Any] | None = None,
 ) -> tuple[Any, Any]:
-    """Load ``AutoModelForCausalLM`` + ``AutoTokenizer`` from a model directory (or a hub id when online)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Load ``AutoModelForCausalLM`` + ``AutoTokenizer`` from a model directory (or a hub id when online).
+
+    ``config_overrides`` (e.g. ``max_position_embeddings``, ``rope_theta``) are set on the config before
+    the weights load; ``rope_theta`` goes into ``rope_parameters`` on transformers 5.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
+    extra: dict[str, Any] = {}
+    if attn_implementation:
+        extra["attn_implementation"] = attn_implementation
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+        if config_overrides:
+            config = AutoConfig.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+            for key, value in config_overrides.items():
+                if key == "rope_theta" and isinstance(getattr(config, "rope_parameters", None), dict):
+                    config.rope_parameters["rope_theta"] = value
+                else:
+                    setattr(config, key, value)
+            extra["config"] = config
         model = AutoModelForCausalLM.from_pretrained(
-            str(path), dtype=torch_dtype, trust_remote_code=trust_remote_code
+            str(path), dtype=torch_dtype, trust_remote_code=trust_remote_code, **extra
         )
     except (OSError, ValueError) as err:
         hint = "" if Path(path).exists() else " (no such directory here)"
@@ -111,6 +132,8 @@ class HFBackend(GenerationBackend):
         max_batch_size: int = 256,
         engine: str = "auto",
         trust_remote_code: bool = False,
+        attn_implementation: str | None = None,
+        config_overrides: dict[str, Any] | None = None,
     ):
         if engine not in ENGINES:
             raise R1Error(f"unknown hf engine '{engine}': {one_of(ENGINES)}")
@@ -119,7 +142,8 @@ class HFBackend(GenerationBackend):
         if isinstance(model, (str, os.PathLike)):
             self.model_name = str(model)
             self.model, self.tokenizer = load_model_and_tokenizer(
-                model, device=device, dtype=dtype, trust_remote_code=trust_remote_code
+                model, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+                attn_implementation=attn_implementation, config_overrides=config_overrides,
             )
         else:
             if tokenizer is None:
