@@ -63,6 +63,12 @@ class Rewarder:
         self._factory = factory
         self._fns: dict[str, Callable] = {}
 
+    def prepare(self) -> None:
+        """Build the named reward and every reward given parameters now, so a typo in a reward name or
+        parameter fails before any sampling is paid for."""
+        for name in ([] if self.name == AUTO else [_canonical(self.name)]) + list(self.params):
+            self.fn(name)
+
     def fn(self, name: str) -> Callable:
         if name not in self._fns:
             factory = self._factory

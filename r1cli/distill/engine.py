@@ -193,6 +193,7 @@ def run_distill(cfg: DistillConfig, *, backend: Any = None, rewarder: Rewarder |
     todo = [p for p in problems if p["id"] not in done_ids]
     prompts = {p["id"]: fill_template(d.prompt_template, p) for p in todo}
     rewarder = rewarder or Rewarder(cfg.reward.name, cfg.reward.params)
+    rewarder.prepare()
     if todo:
         err.print(f"distill: {len(done_ids & {p['id'] for p in problems})} of {len(problems)} problems already "
                   f"in {raw_path}; sampling {len(todo)} x {cfg.generation.n}")

@@ -136,3 +136,11 @@ def test_rewarder_scores_only_missing_and_passes_columns():
     assert columns == {"answer": ["2", "2"], "level": [None, 3]}  # aligned; ids/prompts are not columns
     assert [s["rewards"]["accuracy"] for rec in recs for s in rec["samples"]] == [1.0, 0.5, 1.0]
     assert r.score(recs) == 0 and len(calls) == 1
+
+
+def test_reward_mistakes_fail_before_sampling():
+    with pytest.raises(R1Error, match="unknown reward"):
+        Rewarder("acuracy").prepare()
+    with pytest.raises(R1Error, match="has no parameter 'timeout'"):
+        Rewarder("auto", {"accuracy": {"timeout": 3}}).prepare()
+    Rewarder("auto", {"countdown": {}}).prepare()  # valid: nothing raised
