@@ -72,7 +72,7 @@ def parse_io_tests(value: Any) -> list[tuple[str, str]]:
     raise R1Error(f"code reward: cannot read tests of type {type(value).__name__}")
 
 
-def test_units(test_code: Any, entry_point: Any = None) -> tuple[list[tuple[str, int]], int]:
+def split_test_code(test_code: Any, entry_point: Any = None) -> tuple[list[tuple[str, int]], int]:
     """Split ``test_code`` into sandbox units ``[(source, index)]`` (index -1 = setup) and the test count."""
     if test_code is None or (isinstance(test_code, str) and not test_code.strip()):
         return [], 0
@@ -159,7 +159,7 @@ def make_code_reward(
         for row in range(n):
             try:
                 io_pairs = parse_io_tests(tests_col[row])
-                units, unit_count = test_units(code_col[row], entry_col[row])
+                units, unit_count = split_test_code(code_col[row], entry_col[row])
             except R1Error as exc:  # one malformed row cannot be judged; the batch goes on
                 logger.warning("code reward: row %d cannot be judged: %s", row, exc)
                 io_pairs, units, unit_count = [], [], 0

@@ -79,7 +79,7 @@ class JudgeReward:
         keys: list[tuple[str, str, str] | None] = []
         scores: list[float | None] = [None] * n
         for i, (completion, gold, prob) in enumerate(zip(completions, golds, problems, strict=True)):
-            candidate = final_part(completion_text(completion)).strip()[-self.max_answer_chars:]
+            candidate = final_part(completion_text(completion)).strip()[-self.max_answer_chars :]
             if gold is None or not str(gold).strip():
                 keys.append(None)  # nothing to compare against: cannot judge
             elif not candidate:
@@ -129,8 +129,15 @@ def make_judge_reward(
     if max_new_tokens < 1 or max_answer_chars < 1 or concurrency < 1:
         raise R1Error("reward 'judge': max_new_tokens, max_answer_chars and concurrency must be >= 1")
     backend = OpenAIBackend(
-        model, base_url=base_url, endpoint="chat", api_key_env=api_key_env, concurrency=1,
-        max_retries=max_retries, retry_base_delay=retry_base_delay, timeout=timeout,
+        model,
+        base_url=base_url,
+        endpoint="chat",
+        api_key_env=api_key_env,
+        concurrency=1,
+        max_retries=max_retries,
+        retry_base_delay=retry_base_delay,
+        timeout=timeout,
     )
-    return JudgeReward(backend, max_new_tokens=max_new_tokens, max_answer_chars=max_answer_chars,
-                       concurrency=concurrency)
+    return JudgeReward(
+        backend, max_new_tokens=max_new_tokens, max_answer_chars=max_answer_chars, concurrency=concurrency
+    )

@@ -11,6 +11,8 @@ unreadable, and every process of that uid is swept with ``kill -9 -1`` afterward
 left the session). That needs an interpreter an unprivileged uid can read; ``sys.executable`` is
 probed, then ``/usr/bin/python3`` and ``/usr/local/bin/python3``. As an ordinary user the limit is
 set to the user's current task count plus ``max_processes``, and the session is killed afterwards.
+Where the kernel allows it the program also runs as PID 1 of its own PID namespace, so whatever it
+leaves behind (daemons that left the session included) dies with it, root or not.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class SandboxResult:
     unit_passed: dict[int, bool] = field(default_factory=dict)
     uid: int | None = None
     pgid: int | None = None
+    workdir: str = ""  # removed after the run; its path is in every sandbox process's command line
 
 
 def _clean_env(workdir: str) -> dict[str, str]:
@@ -198,7 +201,8 @@ def run_python(
         if uid is not None:
             os.chown(workdir, uid, uid)
         os.chmod(workdir, 0o700)
-        nproc = limits.max_processes + (0 if drop else _tasks_of_uid(os.getuid())[0])
+        # +1: the harness that supervises the program in its PID namespace
+        nproc = limits.max_processes + 1 + (0 if drop else _tasks_of_uid(os.getuid())[0])
         (base / "stdin.txt").write_text(stdin)
         result_fd = os.open(base / "results.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         config = {
@@ -261,6 +265,7 @@ def run_python(
             unit_passed=passed,
             uid=uid,
             pgid=proc.pid,
+            workdir=workdir,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -4,11 +4,14 @@ Run as ``python -I sandbox_child.py CONFIG.json`` by :mod:`r1cli.rewards.sandbox
 kept compatible with Python 3.8 because the sandbox may use the system interpreter). It:
 
 1. reads its config and deletes the file (the result nonce then lives only in this process);
-2. blocks the network: a fresh network namespace via ``unshare`` (as root; otherwise inside a new
-   user namespace where the kernel allows it), plus an audit hook refusing non-Unix sockets;
+2. enters fresh network and PID namespaces via ``unshare`` (as root; otherwise inside a new user
+   namespace where the kernel allows it) and adds an audit hook refusing non-Unix sockets (and,
+   if no network namespace could be made, starting other programs);
 3. sets ``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_FSIZE``, ``RLIMIT_NPROC`` and ``RLIMIT_CORE``;
 4. drops root for a throwaway uid/gid (so ``RLIMIT_NPROC`` binds and root-only files are out of reach);
-5. runs the program: ``stdio`` mode executes it as ``__main__``; ``units`` mode executes it, then
+5. forks the program as PID 1 of the new PID namespace (this process waits and passes its exit
+   status on), so every process it leaves behind dies with it;
+6. runs the program: ``stdio`` mode executes it as ``__main__``; ``units`` mode executes it, then
    each test unit in the same namespace, writing ``"<nonce> <index> <0|1>"`` lines to the result fd
    after every counted unit (a program that exits early or prints fake results gains nothing).
 """
@@ -22,16 +25,42 @@ import sys
 import traceback
 
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
 
 
-def _unshare_network(as_root):
+def _isolate(as_root):
+    """Enter new network and PID namespaces (inside a new user namespace when not root).
+
+    Returns ``(network_isolated, pid_namespace)``; falls back to network only, then to nothing.
+    """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        flags = CLONE_NEWNET if as_root else (CLONE_NEWUSER | CLONE_NEWNET)
-        return libc.unshare(flags) == 0
-    except Exception:
-        return False
+    except OSError:
+        return False, False
+    user = 0 if as_root else CLONE_NEWUSER
+    if libc.unshare(user | CLONE_NEWNET | CLONE_NEWPID) == 0:
+        return True, True
+    return libc.unshare(user | CLONE_NEWNET) == 0, False
+
+
+def _supervise(child):
+    """Wait for the namespace's first process and exit with its status (128+signal if killed)."""
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+
+
+def _die_with_parent():
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, 9)  # SIGKILL if the supervisor is killed
+    except (OSError, AttributeError):
+        pass
 
 
 _SOCKET_EVENTS = ("socket.connect", "socket.bind", "socket.sendto", "socket.getaddrinfo")
@@ -84,11 +113,18 @@ def main():
     with open(path) as fh:
         cfg = json.load(fh)
     os.unlink(path)
-    as_root = os.geteuid() == 0
-    _block_network(_unshare_network(as_root))
+    network_isolated, pid_namespace = _isolate(os.geteuid() == 0)
+    _block_network(network_isolated)
     _set_limits(cfg)
     if cfg.get("uid") is not None:
         _drop_privileges(cfg["uid"], cfg["gid"])
+    if pid_namespace:
+        # The program runs as PID 1 of the new namespace: when it ends (or is killed with this
+        # supervisor), the kernel kills every process left in the namespace, daemons included.
+        child = os.fork()
+        if child:
+            _supervise(child)
+        _die_with_parent()
     sys.argv = ["solution.py"]
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     write, nonce, fd = os.write, cfg.get("nonce", ""), cfg.get("result_fd")
