@@ -72,14 +72,14 @@ def _exact(rows: list[Row], field: str, strip_digits: bool) -> StepResult:
     return kept, removed
 
 
-def _minhash(rows: list[Row], field: str, **params: Any) -> StepResult:
-    docs = [words(text_of(row, field, "dedup")) for row in rows]
+def _minhash(items: list[Row], field: str, **params: Any) -> StepResult:
+    docs = [words(text_of(row, field, "dedup")) for row in items]
     dups = find_near_duplicates(docs, **params)
     kept, removed = [], []
-    for i, row in enumerate(rows):
+    for i, row in enumerate(items):
         if i in dups:
             j, sim = dups[i]
-            removed.append(mark_removed(row, "dedup", f"near-duplicate of {rows[j]['id']} (jaccard≈{sim:.2f})"))
+            removed.append(mark_removed(row, "dedup", f"near-duplicate of {items[j]['id']} (jaccard≈{sim:.2f})"))
         else:
             kept.append(row)
     return kept, removed

@@ -9,10 +9,13 @@ Pipeline for ``n`` documents:
    document (a document shorter than ``k`` words is one shingle of all its words). Flat
    ``(total_shingles,)`` plus offsets ``(n + 1,)``.
 3. MinHash: ``num_perm`` universal hashes ``h_i(x) = (a_i * x + b_i) mod p`` with the Mersenne prime
-   ``p = 2^61 - 1``, ``x`` the top 32 bits of the shingle hash, ``a_i in [1, 2^32)``,
-   ``b_i in [0, 2^32)`` -- so ``a_i * x + b_i < 2^64`` never overflows ``uint64`` and ``mod p`` is
-   exact (``y mod p = (y & p) + (y >> 61)``, then one conditional subtract). Signature of a document
-   = the per-hash minimum over its shingles: ``(n, num_perm)``.
+   ``p = 2^61 - 1``, ``a_i in [1, p)``, ``b_i in [0, p)``, ``x`` the top 32 bits of the shingle
+   hash. The 93-bit product is computed exactly in ``uint64`` by splitting ``a = a_hi 2^32 + a_lo``
+   and using ``2^61 = 1 (mod p)`` (:func:`_mulmod_p`). (A small ``a < 2^32`` would avoid the split,
+   but then ``a * x`` wraps ``p`` only a few times, the hashes are nearly monotone in ``x``, all
+   permutations pick the same minima and the collision rate no longer estimates Jaccard: measured
+   0.19 for a true 1/3.) Signature of a document = the per-hash minimum over its shingles:
+   ``(n, num_perm)``.
 4. LSH banding: ``bands x rows <= num_perm``; documents whose signatures agree on all ``rows`` values
    of some band become candidates.
 5. Keep-first: documents are visited in order; a candidate pair is confirmed only when the *true*
@@ -38,7 +41,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -128,45 +133,77 @@ def shingle_hashes(flat: np.ndarray, offsets: np.ndarray, k: int) -> tuple[np.nd
 
 
 def permutations(num_perm: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Universal-hash coefficients ``a in [1, 2^32)``, ``b in [0, 2^32)``: two ``uint64 (num_perm,)``."""
+    """Universal-hash coefficients ``a in [1, p)``, ``b in [0, p)``: two ``uint64 (num_perm,)``."""
     rng = np.random.default_rng(seed)
-    a = rng.integers(1, 1 << 32, size=num_perm, dtype=np.uint64)
-    b = rng.integers(0, 1 << 32, size=num_perm, dtype=np.uint64)
+    a = rng.integers(1, int(MERSENNE_61), size=num_perm, dtype=np.uint64)
+    b = rng.integers(0, int(MERSENNE_61), size=num_perm, dtype=np.uint64)
     return a, b
 
 
+_M29 = np.uint64((1 << 29) - 1)
+
+
+def _mulmod_p(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(a * x + b) mod p`` exactly, for ``x < 2^32`` ``(m,)`` and ``a, b < p`` ``(P,)``: ``(m, P)``.
+
+    ``a x = a_hi x 2^32 + a_lo x`` with ``a_lo x < 2^64`` and ``y = a_hi x < 2^61``; writing
+    ``y = y_1 2^29 + y_0``, ``y 2^32 = y_1 2^61 + y_0 2^32 = y_1 + y_0 2^32 (mod p)``. Every partial
+    sum stays below ``2^63``; ``z mod p`` folds as ``(z & p) + (z >> 61)`` then one conditional subtract.
+    """
+    lo = np.multiply.outer(x, a & np.uint64(_MASK32))  # < 2^64
+    hi = np.multiply.outer(x, a >> np.uint64(32))  # a_hi < 2^29, so < 2^61
+    t = hi >> np.uint64(29)  # y_1 < 2^32
+    hi &= _M29
+    hi <<= np.uint64(32)  # y_0 2^32 < 2^61
+    hi += t  # < 2^61 + 2^32
+    t = lo >> np.uint64(61)
+    lo &= MERSENNE_61
+    lo += t  # < 2^61 + 8
+    lo += hi
+    lo += b  # < 3 * 2^61 + 2^33 < 2^63
+    t = lo >> np.uint64(61)
+    lo &= MERSENNE_61
+    lo += t  # < 2^61 + 4
+    np.subtract(lo, MERSENNE_61, out=lo, where=lo >= MERSENNE_61)
+    return lo
+
+
 def minhash_signatures(shingles: np.ndarray, sh_offsets: np.ndarray, num_perm: int = 128, *,
-                       seed: int = 0, chunk_shingles: int = 1 << 10) -> np.ndarray:
+                       seed: int = 0, chunk_shingles: int = 1 << 10, workers: int | None = None) -> np.ndarray:
     """MinHash signatures ``uint64 (n, num_perm)``; rows of documents without shingles are all ``p``.
 
     Works in chunks of about ``chunk_shingles`` shingles (whole documents), so peak memory is about
-    ``3 * chunk_shingles * num_perm * 8`` bytes (~3 MB at the defaults: small chunks stay in cache,
-    which measured 2-4x faster than 32k-shingle chunks).
+    ``3 * chunk_shingles * num_perm * 8`` bytes per worker (~3 MB at the defaults: small chunks stay
+    in cache, which measured 2-4x faster than 32k-shingle chunks). ``workers`` threads (default: the
+    CPU count, at most 8) share the chunks; numpy releases the GIL inside the array operations.
     """
     a, b = permutations(num_perm, seed)
     n = sh_offsets.shape[0] - 1
     sig = np.full((n, num_perm), MERSENNE_61, dtype=np.uint64)
-    x_all = shingles >> np.uint64(32)  # top 32 bits: x < 2^32, so a * x + b < 2^64
+    x_all = shingles >> np.uint64(32)  # top 32 bits of the mixed shingle hash
     nonempty = np.nonzero(np.diff(sh_offsets) > 0)[0]
-    if nonempty.size == 0:
-        return sig
     ends = sh_offsets[nonempty + 1]
+    chunks: list[np.ndarray] = []
     i = 0
     while i < nonempty.size:
         base = sh_offsets[nonempty[i]]
         # last doc whose end stays within the budget (at least one doc per chunk)
         j = max(i + 1, int(np.searchsorted(ends, base + chunk_shingles, side="right")))
-        docs = nonempty[i:j]
-        stop = sh_offsets[docs[-1] + 1]
-        x = x_all[base:stop]
-        v = np.multiply.outer(x, a)  # (m, num_perm), exact: < 2^64 - 2^33 + 1
-        v += b
-        hi = v >> np.uint64(61)
-        v &= MERSENNE_61
-        v += hi  # < 2^61 + 8
-        np.subtract(v, MERSENNE_61, out=v, where=v >= MERSENNE_61)
-        sig[docs] = np.minimum.reduceat(v, sh_offsets[docs] - base, axis=0)
+        chunks.append(nonempty[i:j])
         i = j
+
+    def run(docs: np.ndarray) -> None:
+        base, stop = sh_offsets[docs[0]], sh_offsets[docs[-1] + 1]
+        v = _mulmod_p(x_all[base:stop], a, b)  # (m, num_perm)
+        sig[docs] = np.minimum.reduceat(v, sh_offsets[docs] - base, axis=0)
+
+    workers = workers or min(8, os.cpu_count() or 1)
+    if workers <= 1 or len(chunks) < 2:
+        for docs in chunks:
+            run(docs)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, chunks))
     return sig
 
 

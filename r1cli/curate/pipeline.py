@@ -147,13 +147,14 @@ def _run_step(i: int, spec: StepSpec, key: str, rows_in: list[Row], ckpt: _Check
 
 
 def run_curate(inputs: list[InputSpec], steps: list[StepSpec], output_dir: str | Path, *, seed: int = 0,
-               backend: Any = None, tokenizer: Any = None,
+               backend: Any = None, tokenizer: Any = None, plots: bool = True,
                log: Callable[[str], None] | None = None) -> dict:
     """Mix ``inputs``, run ``steps`` in order, write the outputs; returns the stats dict.
 
     ``backend`` (a GenerationBackend) is given to ``difficulty`` and ``tokenizer`` (path or object)
     to ``length`` unless their params name one; ``tokenizer`` also makes the report's histograms
-    token lengths (else character lengths). ``log`` receives one line per step.
+    token lengths (else character lengths); ``plots=False`` skips the PNGs. ``log`` receives one
+    line per step.
     """
     from r1cli.curate.report import write_outputs
 
@@ -196,4 +197,4 @@ def run_curate(inputs: list[InputSpec], steps: list[StepSpec], output_dir: str |
         removed_all.extend(gone)
 
     return write_outputs(out, inputs=list(inputs), mixed=mixed, kept=rows, removed=removed_all,
-                         step_stats=step_stats, tokenizer=tokenizer, seed=seed)
+                         step_stats=step_stats, tokenizer=tokenizer, seed=seed, plots=plots)

@@ -47,7 +47,8 @@ def _histogram(path: Path, source: str, before: list[int], after: list[int], uni
 
 
 def write_outputs(out: Path, *, inputs: list[InputSpec], mixed: list[Row], kept: list[Row],
-                  removed: list[Row], step_stats: list[dict], tokenizer: Any, seed: int) -> dict:
+                  removed: list[Row], step_stats: list[dict], tokenizer: Any, seed: int,
+                  plots: bool = True) -> dict:
     """Write kept.jsonl, removed.jsonl, stats.json, report.md and one PNG per source; return stats."""
     from r1cli.data.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 
@@ -65,8 +66,9 @@ def write_outputs(out: Path, *, inputs: list[InputSpec], mixed: list[Row], kept:
     for source in dict.fromkeys(sources):
         before = lengths([r for r in mixed if r.get("source") == source])
         after = lengths([r for r in kept if r.get("source") == source])
-        png = f"length_{_safe(source)}.png"
-        _histogram(out / png, source, before, after, unit)
+        png = f"length_{_safe(source)}.png" if plots else None
+        if png:
+            _histogram(out / png, source, before, after, unit)
         per_source.append({"source": source, "rows": len(before), "kept": len(after), "plot": png,
                            "kept_length": length_summary(after)})
     stats = {
@@ -107,5 +109,6 @@ def _report_md(stats: dict) -> str:
                      f"{q['p90']} | {q['p99']} | {q['max']} |")
     lines.append("")
     for s in stats["sources"]:
-        lines += [f"![{s['source']} length histogram]({s['plot']})", ""]
+        if s["plot"]:
+            lines += [f"![{s['source']} length histogram]({s['plot']})", ""]
     return "\n".join(lines)
