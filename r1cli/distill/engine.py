@@ -133,8 +133,14 @@ def _prompt_tokens(group: list[Any], n: int, backend: Any) -> int | None:
 
 
 def sample_problems(backend: Any, todo: list[dict], prompts: dict[str, str], cfg: DistillConfig,
-                    rewarder: Rewarder, raw_path: Path) -> int:
-    """Sample, score and append ``todo`` to the raw log, batch by batch; returns problems written."""
+                    rewarder: Rewarder, raw_path: Path, *, already: int = 0) -> int:
+    """Sample, score and append ``todo`` to the raw log, batch by batch; returns problems written.
+
+    A batch whose scoring fails (or is interrupted) is still written, without the missing rewards,
+    before the error propagates: samples paid for are never dropped (the rewards are filled in later).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     from r1cli.console import err
     from r1cli.data.io import JsonlAppender
     from r1cli.generation.base import SamplingParams
@@ -145,7 +151,9 @@ def sample_problems(backend: Any, todo: list[dict], prompts: dict[str, str], cfg
     chat = not (g.backend == "openai" and g.endpoint == "completions")
     model, pdict = str(cfg.model.path), params_dict(cfg)
     written = 0
-    with JsonlAppender(raw_path) as log:
+    bar = Progress(TextColumn("distill"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err)
+    with JsonlAppender(raw_path) as log, bar:
+        task = bar.add_task("distill", total=already + len(todo), completed=already)
         for start in range(0, len(todo), g.batch_size):
             batch = todo[start:start + g.batch_size]
             texts = [prompts[p["id"]] for p in batch]
@@ -161,11 +169,13 @@ def sample_problems(backend: Any, todo: list[dict], prompts: dict[str, str], cfg
                 records.append({**problem, "prompt": text, "samples": [_sample(c) for c in group],
                                 "prompt_tokens": _prompt_tokens(group, g.n, backend), "model": model,
                                 "params": pdict})
-            rewarder.score(records)
-            for record in records:
-                log.write(record)
+            try:
+                rewarder.score(records)
+            finally:
+                for record in records:
+                    log.write(record)
             written += len(records)
-            err.print(f"distill: {written}/{len(todo)} problems sampled", highlight=False)
+            bar.update(task, advance=len(records))
     return written
 
 
@@ -195,13 +205,14 @@ def run_distill(cfg: DistillConfig, *, backend: Any = None, rewarder: Rewarder |
     rewarder = rewarder or Rewarder(cfg.reward.name, cfg.reward.params)
     rewarder.prepare()
     if todo:
-        err.print(f"distill: {len(done_ids & {p['id'] for p in problems})} of {len(problems)} problems already "
-                  f"in {raw_path}; sampling {len(todo)} x {cfg.generation.n}")
+        already = len(problems) - len(todo)
+        err.print(f"distill: {already} of {len(problems)} problems already in {raw_path}; sampling "
+                  f"{len(todo)} x {cfg.generation.n}", soft_wrap=True)
         own = backend is None
         if own:
             backend = make_backend(cfg, {prompts[p["id"]]: p for p in todo})
         try:
-            sample_problems(backend, todo, prompts, cfg, rewarder, raw_path)
+            sample_problems(backend, todo, prompts, cfg, rewarder, raw_path, already=already)
         finally:
             if own:
                 backend.close()

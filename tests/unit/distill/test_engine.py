@@ -195,3 +195,20 @@ def test_config_defaults_follow_the_r1_protocol():
     g = cfg.generation
     assert (g.temperature, g.top_p, g.n, g.backend, cfg.keep, cfg.reward.name) == (0.6, 0.95, 4, "openai", 1, "auto")
     assert "api_key" not in cfg.model_dump_json().replace("api_key_env", "")
+
+
+def test_samples_survive_a_failing_reward(tmp_path):
+    cfg = config(tmp_path, problems_file(tmp_path, 3))  # batches [q0 q1] [q2]
+
+    def broken(name, **params):
+        def fn(completions, **columns):
+            raise KeyboardInterrupt  # interrupted while grading the first batch
+        return fn
+
+    with pytest.raises(KeyboardInterrupt):
+        run_distill(cfg, backend=ScriptedBackend(), rewarder=Rewarder("accuracy", factory=broken))
+    raw = lines(Path(cfg.output_dir) / RAW_LOG)
+    assert [r["id"] for r in raw] == ["q0", "q1"] and "rewards" not in raw[0]["samples"][0]
+    again = ScriptedBackend()
+    stats = run(cfg, again)  # q2 is sampled; q0/q1 are graded from the log, not sampled again
+    assert [t.split()[1] for t in again.asked] == ["2"] and stats["kept"] == 3
