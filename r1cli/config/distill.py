@@ -132,17 +132,19 @@ class DistillConfig(Section):
         """Keys set away from their default that the chosen backend would not use."""
         backend = self.generation.backend
         gen, gen0 = self.generation, DistillGenerationSection()
-        unused = [(f"model.{k}", getattr(self.model, k)) for k in ("attn_implementation", "rope_theta",
-                                                                   "max_position_embeddings")
-                  if getattr(self.model, k) is not None]
-        if backend in ("openai", "tiny") and self.model.dtype != "auto":
-            unused.append(("model.dtype", self.model.dtype))
+        unused = [(f"model.{key}", getattr(self.model, key)) for key, users in _MODEL_KEYS.items()
+                  if backend not in users and getattr(self.model, key) != getattr(ModelSection(), key)]
         for key, users in _BACKEND_KEYS.items():
             if backend not in users and getattr(gen, key) != getattr(gen0, key):
                 unused.append((f"generation.{key}", getattr(gen, key)))
         return unused
 
 
+# Model keys that only local backends read (an API or the tiny teacher has no weights to load).
+_MODEL_KEYS: dict[str, tuple[str, ...]] = {
+    "dtype": ("hf", "vllm"), "rope_theta": ("hf", "vllm"), "max_position_embeddings": ("hf", "vllm"),
+    "attn_implementation": ("hf",),
+}
 # Generation keys that only some backends read (the others would silently ignore them).
 _BACKEND_KEYS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("base_url", "endpoint", "api_key_env", "concurrency", "max_retries", "request_timeout_s"),

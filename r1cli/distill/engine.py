@@ -79,24 +79,6 @@ def check_resumable(done: list[dict], model: str, params: dict[str, Any], path: 
                               "settings to resume)")
 
 
-def backend_options(cfg: DistillConfig) -> dict[str, Any]:
-    """Constructor options of the configured model backend, from the config (see
-    :func:`r1cli.generation.make_backend`); keys that do not apply were rejected by the config."""
-    g, m = cfg.generation, cfg.model
-    if g.backend == "openai":
-        opts: dict[str, Any] = {"endpoint": g.endpoint, "api_key_env": g.api_key_env, "concurrency": g.concurrency,
-                                "max_retries": g.max_retries, "timeout": g.request_timeout_s,
-                                "system_prompt": g.system_prompt}
-        if g.base_url:
-            opts["base_url"] = g.base_url
-        return opts
-    common = {"dtype": m.dtype, "system_prompt": g.system_prompt, "think_prefill": g.prefill_think}
-    if g.backend == "hf":
-        return {**common, "token_budget": g.token_budget}
-    return {**common, "tensor_parallel_size": g.tensor_parallel_size, "seed": g.seed or 0,
-            "gpu_memory_utilization": g.gpu_memory_utilization, "max_model_len": g.max_model_len}
-
-
 def make_backend(cfg: DistillConfig, prompts: dict[str, dict]) -> Any:
     """The teacher: the tiny world's programmatic teacher, or a model behind the generation factory.
 
@@ -107,9 +89,9 @@ def make_backend(cfg: DistillConfig, prompts: dict[str, dict]) -> Any:
         from r1cli.distill.teacher import TinyTeacherBackend
 
         return TinyTeacherBackend(str(cfg.model.path), prompts, seed=g.seed, error_rate=g.tiny_error_rate)
-    from r1cli.generation import make_backend as make_generation_backend
+    from r1cli.generation import backend_from_config
 
-    return make_generation_backend(g.backend, str(cfg.model.path), **backend_options(cfg))
+    return backend_from_config(g, cfg.model)
 
 
 def _sample(completion: Any) -> dict[str, Any]:

@@ -190,6 +190,21 @@ def test_config_rejects(flags, message):
         resolve_config(DistillConfig, command="distill", flags=flags)
 
 
+def test_model_overrides_are_accepted_where_weights_load():
+    cfg = resolve_config(DistillConfig, command="distill", flags={"generation.backend": "hf", "model.rope_theta": 1e6})
+    assert cfg.model.rope_theta == 1e6
+
+
+def test_openai_teacher_is_built_from_the_config():
+    from r1cli.distill.engine import make_backend
+
+    flags = {"model.path": "deepseek-r1", "generation.base_url": "http://127.0.0.1:9/v1",
+             "generation.api_key_env": "MY_KEY", "generation.concurrency": 3}
+    backend = make_backend(resolve_config(DistillConfig, command="distill", flags=flags), {})
+    assert (backend.name, backend.model, backend.base_url, backend.api_key_env, backend.concurrency) == (
+        "openai", "deepseek-r1", "http://127.0.0.1:9/v1", "MY_KEY", 3)
+
+
 def test_config_defaults_follow_the_r1_protocol():
     cfg = DistillConfig()
     g = cfg.generation
