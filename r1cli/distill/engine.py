@@ -9,7 +9,8 @@ Outputs in ``<output_dir>``:
   and samples only the problems that have no line yet, so no trace is lost or duplicated;
 - ``sft.jsonl``: ``{"id": "<problem id>#<sample>", "messages": [user prompt, assistant
   "<think>\\n…\\n</think>\\n\\nanswer"], "problem_id", "sample_index", "teacher", "reward_name", "reward",
-  "num_tokens"}``, rebuilt from the raw log on every run (``r1 sft`` reads it as is);
+  "num_tokens"}``, rebuilt from the whole raw log on every run (``r1 sft`` reads it as is), so a rerun
+  with other filters or ``keep`` re-selects without sampling again;
 - ``stats.json``: acceptance, per-filter rejections, tokens and cost (see :func:`derive`).
 
 ``run_distill(cfg)`` runs a config; ``backend=`` injects a ready :class:`GenerationBackend`.
