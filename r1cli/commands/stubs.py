@@ -13,10 +13,6 @@ def curate(ctx: typer.Context) -> None:
     not_implemented("curate", 8)
 
 
-def distill(ctx: typer.Context) -> None:
-    not_implemented("distill", 8)
-
-
 def sft(ctx: typer.Context) -> None:
     not_implemented("sft", 6)
 
