@@ -242,6 +242,8 @@ class HFBackend(GenerationBackend):
         for r in order:
             longest = max([len(rows[r][1])] + [len(rows[x][1]) for x in batch[:1]])
             per_row = longest + max_new
+            if self.max_positions:  # a row never grows past the model's position range
+                per_row = min(per_row, max(int(self.max_positions), longest + 1))
             if batch and (len(batch) + 1) * per_row > self.token_budget or len(batch) >= self.max_batch_size:
                 yield batch
                 batch = []

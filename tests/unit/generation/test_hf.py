@@ -172,3 +172,13 @@ def test_user_errors(tiny_backend, tmp_path):
         HFBackend(str(tmp_path / "nope"))
     with pytest.raises(R1Error, match="max_position_embeddings"):
         tiny_backend.generate(["x " * 400], SamplingParams(n=1, max_new_tokens=2))
+
+
+def test_batch_rows_capped_by_position_range(tiny_backend):
+    """max_new_tokens=32768 on a 256-position model: a row costs at most 256 tokens of the budget."""
+    from r1cli.generation.hf import HFBackend
+
+    b = HFBackend(tiny_backend.model, tiny_backend.tokenizer, token_budget=1024)
+    rows = [(i, [1] * 10) for i in range(6)]
+    # 10 + 32768 capped to 256 per row -> 1024 // 256 = 4 rows per batch
+    assert [len(x) for x in b._batches(list(range(6)), rows, 32768)] == [4, 2]

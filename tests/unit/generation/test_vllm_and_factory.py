@@ -149,3 +149,18 @@ def test_importing_generation_does_not_import_torch():
             "print(any(m.split('.')[0] in ('torch', 'transformers') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_backend_from_config_sections(tiny_model_dir):
+    from r1cli.config.sections import GenerationSection, ModelSection
+    from r1cli.generation import backend_from_config, backend_options_from_config
+
+    gen = GenerationSection(backend="hf", token_budget=4096, system_prompt="S", prefill_think=True)
+    model = ModelSection(path=str(tiny_model_dir), max_position_embeddings=128)
+    b = backend_from_config(gen, model)
+    assert (b.token_budget, b.system_prompt, b.think_prefill, b.max_positions) == (4096, "S", True, 128)
+    opts = backend_options_from_config(GenerationSection(backend="openai", base_url="http://h:1/v1",
+                                                         concurrency=3), ModelSection(path="served"))
+    assert opts["base_url"] == "http://h:1/v1" and opts["concurrency"] == 3 and "token_budget" not in opts
+    with pytest.raises(R1Error, match="needs a model"):
+        backend_from_config(GenerationSection(backend="hf"), ModelSection())
