@@ -20,6 +20,7 @@ from r1cli.errors import R1Error
 
 HELP = """Score a model on benchmarks the way the papers do (pass@1 ± stderr, maj@k, pass@k).
 
+Examples:
   r1 eval aime24 math500 --model M            R1 protocol: n 64 / 4, T 0.6, top_p 0.95, 32k tokens
   r1 eval countdown --model runs/tiny         a built-in tiny-world task, offline
   r1 eval math500 --samples runs/eval/math500/samples.jsonl   re-grade without generating

@@ -141,12 +141,12 @@ def compute_metrics(bench: Benchmark, records: list[dict], n: int, *, timeout_s:
 
     ``{"pass@1", "pass@1_stderr", "pass@k": {"1": ..}, "maj@k": {"1": ..}, "truncated_rate",
     "no_answer_rate", "mean_tokens"}``; a sample whose verdict is None (unparseable gold) counts as
-    incorrect.
+    incorrect; ``mean_tokens`` averages the samples with a token count (None when none has one).
     """
     counts = [sum(1 for s in r["samples"][:n] if s.get("correct") is True) for r in records]
     samples = [s for r in records for s in r["samples"][:n]]
     pass1, stderr = M.pass_at_1_with_stderr(counts, n)
-    tokens = [int(s.get("num_tokens") or 0) for s in samples]
+    tokens = [s["num_tokens"] for s in samples if isinstance(s.get("num_tokens"), int)]
     return {
         "pass@1": pass1,
         "pass@1_stderr": stderr,
@@ -154,7 +154,7 @@ def compute_metrics(bench: Benchmark, records: list[dict], n: int, *, timeout_s:
         "maj@k": maj_curve(bench, records, n, timeout_s=timeout_s),
         "truncated_rate": M.truncation_rate(s.get("finish_reason") for s in samples),
         "no_answer_rate": M.no_answer_rate(s.get("extracted") for s in samples),
-        "mean_tokens": M.mean_tokens(tokens),
+        "mean_tokens": M.mean_tokens(tokens) if tokens else None,  # None: the backend reported no counts
     }
 
 

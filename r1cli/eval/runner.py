@@ -120,7 +120,8 @@ def generate_benchmark(bench: Benchmark, cfg: EvalConfig, backend: Any, out_dir:
         raise R1Error(f"{path}: no samples for problem '{missing[0]}' after generation ({len(missing)} missing)")
     records = [{**p, **{k: v for k, v in by_id[p["id"]].items() if k not in p or k == "samples"}} for p in problems]
     check_counts(records, params.n, str(path))
-    extra = [r for i, r in by_id.items() if i not in set(wanted)]
+    wanted_set = set(wanted)
+    extra = [r for i, r in by_id.items() if i not in wanted_set]  # earlier runs with a larger --limit
     return finish(bench, records, params.n, out_dir, model=model, params=pdict, cfg=cfg, extra_records=extra)
 
 
@@ -244,9 +245,12 @@ def evaluate(benchmark: str, model: str | os.PathLike, *, output_dir: str | os.P
     ``generation`` holds further ``generation.*`` config keys (``temperature``, ``max_new_tokens``,
     ``base_url``, ...). Example: ``evaluate("arith", "runs/demo/grpo", n=4, limit=50)``.
     """
-    from r1cli.config.core import validate
+    from r1cli.config.core import validate, write_config
 
     raw = {"benchmarks": [benchmark], "output_dir": str(output_dir), "model": {"path": str(model)},
            "data": {"path": str(data) if data else None, "limit": limit},
            "generation": {"backend": backend, "n": n, **generation}}
-    return run_eval(validate(EvalConfig, raw, "evaluate() arguments"))[0]
+    cfg = validate(EvalConfig, raw, "evaluate() arguments")
+    check_config(cfg)
+    write_config(cfg, cfg.output_dir)
+    return run_eval(cfg)[0]
