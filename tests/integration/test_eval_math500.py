@@ -99,3 +99,21 @@ def test_backend_returning_fewer_samples_is_an_error(benchmarks, tmp_path, monke
     monkeypatch.setattr("r1cli.eval.runner.make_backend", lambda cfg: Short())
     res = run_eval_cli("math500", "--model", "m", "--limit", "2", "--n", "3", "-o", str(tmp_path))
     assert isinstance(res.exception, R1Error) and "expected n=3" in str(res.exception)
+
+
+def test_two_benchmarks_in_one_call(benchmarks, tmp_path, monkeypatch):
+    monkeypatch.setenv("R1_BENCHMARK_DIR", str(benchmarks))
+    golds = {}
+    for name in ("aime24", "amc23"):
+        for line in (benchmarks / f"{name}.jsonl").read_text().splitlines()[:2]:
+            p = json.loads(line)
+            golds[f"{p['problem'].strip()}\n{MATH_INSTRUCTION}"] = p["answer"]
+
+    with FakeOpenAIServer(lambda prompt, i: f"\\boxed{{{golds[prompt]}}}") as server:
+        res = run_eval_cli("aime24", "amc23", "--model", "fake", "--backend", "openai", "--base-url", server.url,
+                           "--limit", "2", "--n", "1", "-o", str(tmp_path), "--json")
+    assert res.exit_code == 0, res.output
+    results = json.loads(res.stdout)
+    assert [r["benchmark"] for r in results] == ["aime24", "amc23"]
+    assert all(r["metrics"]["pass@1"] == 1.0 and r["num_problems"] == 2 for r in results)
+    assert (tmp_path / "aime24" / "results.json").is_file() and (tmp_path / "amc23" / "results.json").is_file()
