@@ -205,13 +205,14 @@ def save_checkpoint(output_dir: str | os.PathLike, step: int, model: Any, tokeni
                     optimizer: Any, scheduler: Any, extra_state: dict | None = None,
                     config_yaml: str | None = None, save_total_limit: int | None = None, *,
                     state_dict: dict | None = None, rng_states: list[dict] | None = None,
-                    is_main: bool = True) -> Path:
+                    is_main: bool = True, keep_tmp: bool = False) -> Path:
     """Atomically write ``<output_dir>/checkpoint-<step>`` and prune old ones; return its path.
 
     ``extra_state`` is the trainer's own resume state (epoch, data position, token counts...): it
     must be JSON-able. ``rng_states`` are per-rank RNG states (default: this process's only).
     ``state_dict`` overrides the model's (e.g. gathered ZeRO-3 weights). Non-main ranks return the
-    path without writing.
+    path without writing. ``keep_tmp=True`` keeps what is already in ``.tmp-checkpoint-<step>``
+    (e.g. DeepSpeed shards every rank wrote there first) instead of starting it afresh.
     """
     import torch
 
@@ -219,7 +220,7 @@ def save_checkpoint(output_dir: str | os.PathLike, step: int, model: Any, tokeni
     if not is_main:
         return final
     tmp = Path(output_dir) / f".tmp-{PREFIX}{step}"
-    if tmp.exists():
+    if tmp.exists() and not keep_tmp:
         shutil.rmtree(tmp)
     save_hf_model(tmp, model, tokenizer, state_dict=state_dict, config_yaml=config_yaml)
     extra = dict(extra_state or {})
@@ -233,7 +234,7 @@ def save_checkpoint(output_dir: str | os.PathLike, step: int, model: Any, tokeni
     torch.save(state, tmp / STATE_PT)
     (tmp / STATE_JSON).write_text(json.dumps({"step": int(step), "extra": extra}, indent=2, default=str),
                                   encoding="utf-8")
-    for f in tmp.iterdir():  # make the files durable before the rename publishes them
+    for f in tmp.rglob("*"):  # make the files durable before the rename publishes them
         if f.is_file():
             with f.open("rb") as fh:
                 os.fsync(fh.fileno())

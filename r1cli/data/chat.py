@@ -1,0 +1,218 @@
+"""Chat-template rendering for SFT with an assistant-only loss mask.
+
+A record (DESIGN.md §3) is ``{"messages": [{"role", "content"}, ...]}`` or ``{"prompt", "completion"}``
+(field names mappable). :func:`tokenize_record` renders it with the tokenizer's own chat template and
+returns token ids plus a 0/1 mask that is 1 exactly on the tokens of assistant turns (their text and
+the end-of-turn token the template appends, e.g. ``<|im_end|>``), and 0 on system/user turns and on
+the assistant header (``<|im_start|>assistant\\n``), which the prompt supplies at inference.
+
+How: for each assistant turn ``i`` the template renders ``messages[:i]`` with the generation prompt
+and ``messages[:i+1]`` without; the difference is that turn's text. The conversation is cut into
+segments at those points and each segment is tokenized on its own, so the prompt tokens are exactly
+what ``apply_chat_template(..., add_generation_prompt=True)`` gives at inference. Templates that
+rewrite earlier turns (e.g. strip ``<think>`` from history) fail the prefix check; then only the last
+assistant turn is trained on.
+
+A tokenizer without a chat template gets ChatML (:data:`CHATML_TEMPLATE`); :func:`ensure_chat_template`
+adds ``<|im_start|>``/``<|im_end|>`` as special tokens when missing (the caller resizes the
+embeddings) and makes ``<|im_end|>`` the eos token so template, tokenizer and generation agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from r1cli.errors import R1Error
+
+CHATML_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
+)
+ROLES = ("system", "user", "assistant", "tool")
+
+
+@dataclass
+class Tokenized:
+    """One tokenized example: ``input_ids`` (L,), ``loss_mask`` (L,) with 1 on assistant tokens."""
+
+    input_ids: list[int]
+    loss_mask: list[int]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def num_loss_tokens(self) -> int:
+        return sum(self.loss_mask)
+
+
+def ensure_chat_template(tokenizer: Any) -> bool:
+    """Give ``tokenizer`` the ChatML template when it has none. Returns True when tokens were added
+    to the vocabulary (the model's embeddings must then be resized to ``len(tokenizer)``)."""
+    if getattr(tokenizer, "chat_template", None):
+        return False
+    vocab = tokenizer.get_vocab()
+    missing = [t for t in ("<|im_start|>", "<|im_end|>") if t not in vocab]
+    if missing:
+        tokenizer.add_special_tokens({"additional_special_tokens": missing})
+    tokenizer.chat_template = CHATML_TEMPLATE
+    tokenizer.eos_token = "<|im_end|>"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = "<|im_end|>"
+    return bool(missing)
+
+
+def record_messages(record: dict, *, messages_field: str = "messages", prompt_field: str = "prompt",
+                    completion_field: str = "completion", system_prompt: str | None = None,
+                    where: str = "record") -> list[dict]:
+    """The conversation of an SFT record as a list of ``{"role", "content"}``.
+
+    ``prompt``/``completion`` may be strings or lists of messages (TRL's conversational format).
+    ``system_prompt`` is prepended when the conversation has no system turn.
+    """
+    if messages_field in record and record[messages_field] is not None:
+        msgs = record[messages_field]
+        if not isinstance(msgs, list):
+            raise R1Error(f"{where}: field '{messages_field}' must be a list of messages")
+    elif prompt_field in record and completion_field in record:
+        p, c = record[prompt_field], record[completion_field]
+        msgs = (p if isinstance(p, list) else [{"role": "user", "content": p}]) + (
+            c if isinstance(c, list) else [{"role": "assistant", "content": c}])
+    else:
+        keys = ", ".join(sorted(record)) or "(none)"
+        raise R1Error(f"{where}: needs '{messages_field}' or '{prompt_field}' + '{completion_field}'; "
+                      f"fields present: {keys} (map them with --messages-field / --prompt-field / "
+                      "--completion-field)")
+    out = []
+    for j, m in enumerate(msgs):
+        if not isinstance(m, dict) or "role" not in m or "content" not in m:
+            raise R1Error(f"{where}: message {j} must be an object with 'role' and 'content'")
+        if m["role"] not in ROLES:
+            raise R1Error(f"{where}: message {j} has role '{m['role']}'; one of: {', '.join(ROLES)}")
+        out.append({"role": m["role"], "content": "" if m["content"] is None else str(m["content"])})
+    if not any(m["role"] == "assistant" for m in out):
+        raise R1Error(f"{where}: no assistant message to train on")
+    if system_prompt and out[0]["role"] != "system":
+        out.insert(0, {"role": "system", "content": system_prompt})
+    return out
+
+
+def _render(tokenizer: Any, messages: list[dict], generation_prompt: bool) -> str:
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+
+
+def assistant_spans(tokenizer: Any, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered conversation and the ``[start, end)`` character spans of assistant turns."""
+    full = _render(tokenizer, messages, False)
+    spans: list[tuple[int, int]] = []
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        prefix = _render(tokenizer, messages[:i], True)  # what the model sees before answering
+        upto = _render(tokenizer, messages[: i + 1], False)
+        if not (full.startswith(upto) and upto.startswith(prefix)):
+            break  # the template rewrites history (e.g. drops earlier <think> blocks)
+        spans.append((len(prefix), len(upto)))
+    else:
+        return full, spans
+    last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+    prefix = _render(tokenizer, messages[:last], True)
+    upto = _render(tokenizer, messages[: last + 1], False)
+    if not upto.startswith(prefix):
+        raise R1Error("the chat template does not render the generation prompt as a prefix of the "
+                      "assistant turn, so the assistant tokens cannot be found; use a ChatML template")
+    return upto, [(len(prefix), len(upto))]
+
+
+def _trim_to_end_of_turn(text: str, start: int, end: int, eot: str | None) -> tuple[int, int]:
+    """Keep the span up to and including the end-of-turn marker; whitespace after it is prompt-side."""
+    if eot:
+        k = text.rfind(eot, start, end)
+        if k != -1:
+            return start, k + len(eot)
+    return start, end
+
+
+def tokenize_record(tokenizer: Any, messages: list[dict], *, end_of_turn: str | None = None) -> Tokenized:
+    """Token ids and assistant-only loss mask of one conversation (see the module docstring)."""
+    text, spans = assistant_spans(tokenizer, messages)
+    ids: list[int] = []
+    mask: list[int] = []
+    pos = 0
+    for start, end in spans:
+        start, end = _trim_to_end_of_turn(text, start, end, end_of_turn)
+        for seg, flag in ((text[pos:start], 0), (text[start:end], 1)):
+            if seg:
+                seg_ids = tokenizer(seg, add_special_tokens=False)["input_ids"]
+                ids.extend(seg_ids)
+                mask.extend([flag] * len(seg_ids))
+        pos = end
+    if pos < len(text):
+        tail = tokenizer(text[pos:], add_special_tokens=False)["input_ids"]
+        ids.extend(tail)
+        mask.extend([0] * len(tail))
+    return Tokenized(ids, mask)
+
+
+def end_of_turn_text(tokenizer: Any) -> str | None:
+    """The end-of-turn marker string of the template (e.g. ``<|im_end|>``), if one is found."""
+    from r1cli.train.checkpoint import end_of_turn_token_ids
+
+    ids = end_of_turn_token_ids(tokenizer)
+    return tokenizer.convert_ids_to_tokens(ids[0]) if ids else None
+
+
+@dataclass
+class TokenizeStats:
+    """Counts reported by :func:`tokenize_dataset`."""
+
+    total: int = 0
+    kept: int = 0
+    truncated: int = 0
+    dropped_too_long: int = 0
+    dropped_no_loss_tokens: int = 0
+    tokens: int = 0
+    loss_tokens: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def tokenize_dataset(records: list[dict], tokenizer: Any, *, max_length: int, truncation: str = "truncate",
+                     messages_field: str = "messages", prompt_field: str = "prompt",
+                     completion_field: str = "completion", system_prompt: str | None = None,
+                     source: str = "data") -> tuple[list[Tokenized], TokenizeStats]:
+    """Tokenize every record and apply the ``max_length`` policy.
+
+    ``truncation="truncate"`` keeps the first ``max_length`` tokens; ``"drop"`` leaves the example
+    out. Examples with no assistant token left (e.g. truncated inside the prompt) are left out too.
+    """
+    if truncation not in ("truncate", "drop"):
+        raise R1Error(f"data.truncation must be 'truncate' or 'drop', got '{truncation}'")
+    eot = end_of_turn_text(tokenizer)
+    stats = TokenizeStats()
+    out: list[Tokenized] = []
+    for i, rec in enumerate(records):
+        stats.total += 1
+        msgs = record_messages(rec, messages_field=messages_field, prompt_field=prompt_field,
+                               completion_field=completion_field, system_prompt=system_prompt,
+                               where=f"{source} record {i + 1}")
+        ex = tokenize_record(tokenizer, msgs, end_of_turn=eot)
+        if len(ex) > max_length:
+            if truncation == "drop":
+                stats.dropped_too_long += 1
+                continue
+            ex = Tokenized(ex.input_ids[:max_length], ex.loss_mask[:max_length])
+            stats.truncated += 1
+        # the first token is never a target (nothing predicts it), so it does not count
+        if sum(ex.loss_mask[1:]) == 0:
+            stats.dropped_no_loss_tokens += 1
+            continue
+        stats.kept += 1
+        stats.tokens += len(ex)
+        stats.loss_tokens += sum(ex.loss_mask[1:])
+        out.append(ex)
+    return out, stats
