@@ -118,6 +118,7 @@ class HFBackend(GenerationBackend):
     """
 
     name = "hf"
+    problems_per_call = 16  # sample_to_file's default chunk: fills a CPU/GPU batch, loses little on a kill
 
     def __init__(
         self,

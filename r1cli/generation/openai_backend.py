@@ -105,6 +105,11 @@ class OpenAIBackend(GenerationBackend):
         self.extra_body = dict(extra_body or {})
         self.n_supported = True  # flips to False after the first "n must be 1" answer
 
+    @property
+    def problems_per_call(self) -> int:
+        """sample_to_file's default chunk: enough prompts to keep every connection busy."""
+        return 4 * self.concurrency
+
     def __repr__(self) -> str:
         return (f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r}, endpoint={self.endpoint!r}, "
                 f"api_key_env={self.api_key_env!r})")

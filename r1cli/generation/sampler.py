@@ -141,17 +141,22 @@ def sample_to_file(
     model_name: str,
     shard: tuple[int, int] | None = None,
     limit: int | None = None,
-    batch_problems: int = 16,
+    batch_problems: int | None = None,
     progress: bool = True,
     on_record: Callable[[dict], None] | None = None,
 ) -> dict[str, Any]:
     """Sample ``params.n`` completions per problem into ``output_path`` (resumable; see module doc).
 
     ``batch_problems`` problems go to the backend per call (the backend batches their n samples
-    further). Returns the summary, also written atomically to :func:`summary_path`.
+    further); a finished call's problems are written before the next starts, so it is also the most
+    work a kill can lose. ``None`` takes the backend's ``problems_per_call`` hint (hf 16, vllm 512,
+    openai 4 x concurrency, so every connection stays busy), else 16. Returns the summary, also
+    written atomically to :func:`summary_path`.
     """
     from r1cli.data.io import JsonlAppender, atomic_write_json, recover_jsonl
 
+    if batch_problems is None:
+        batch_problems = int(getattr(backend, "problems_per_call", 16))
     if batch_problems < 1:
         raise R1Error("batch_problems must be at least 1")
     path = Path(output_path)

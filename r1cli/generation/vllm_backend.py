@@ -51,6 +51,7 @@ class VLLMBackend(GenerationBackend):
     """Generate with ``vllm.LLM``. ``model``: a model directory or hub id."""
 
     name = "vllm"
+    problems_per_call = 512  # vLLM schedules continuously: hand it many requests at once
 
     def __init__(
         self,

@@ -129,3 +129,7 @@ def test_bad_options():
         OpenAIBackend("m", endpoint="embeddings")
     with pytest.raises(R1Error, match="base_url"):
         OpenAIBackend("m", base_url="localhost:8000")
+
+
+def test_problems_per_call_hint_scales_with_concurrency():
+    assert OpenAIBackend("m", concurrency=16).problems_per_call == 64

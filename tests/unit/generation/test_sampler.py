@@ -151,3 +151,12 @@ def test_progress_bar_and_on_record(tmp_path, capsys):
     assert seen == ["p0", "p1", "p2", "p3", "p4"]
     err = capsys.readouterr().err
     assert "problems/s" in err and "tokens/s" in err
+
+
+def test_chunk_size_follows_backend_hint(tmp_path):
+    backend = ScriptedBackend()
+    backend.problems_per_call = 3  # e.g. OpenAIBackend: 4 x concurrency
+    run(tmp_path / "s.jsonl", backend=backend)
+    assert [len(c) for c in backend.calls] == [3, 2]
+    no_hint, _ = run(tmp_path / "t.jsonl")
+    assert [len(c) for c in no_hint.calls] == [5]  # default chunk 16 > 5 problems: one call
