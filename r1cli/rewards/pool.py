@@ -122,8 +122,11 @@ class GradingPool:
             code = 0
             try:
                 parent_end.close()
-                for other in self._workers:  # so a dead sibling's pipe reads EOF in the parent
-                    other.conn.close()
+                # Hold no copies of the parent's files, sockets or sibling pipes: a socket the
+                # parent closes must really close, and a dead sibling's pipe must read EOF.
+                keep = child_end.fileno()
+                os.closerange(3, keep)
+                os.closerange(keep + 1, _max_fd())
                 _worker_loop(child_end)
             except BaseException:
                 code = 1
@@ -205,13 +208,25 @@ class GradingPool:
         pending = deque(range(n))
         hard = timeout_s + grace_s
         remaining = n
+        send_failures = 0
         while remaining:
-            for worker in workers:
+            for position, worker in enumerate(workers):
                 if worker.busy is None and pending:
                     index = pending.popleft()
-                    worker.conn.send((index, fn, tuple(arglist[index]), timeout_s))
+                    try:
+                        worker.conn.send((index, fn, tuple(arglist[index]), timeout_s))
+                    except OSError:  # it died while idle (e.g. OOM-killed): replace, retry later
+                        send_failures += 1
+                        if send_failures > 5:
+                            raise RuntimeError("grading workers keep dying before they get work") from None
+                        pending.appendleft(index)
+                        self._replace(worker)
+                        workers[position] = self._workers[position]
+                        continue
                     worker.busy, worker.started = index, time.monotonic()
             busy = [w for w in workers if w.busy is not None]
+            if not busy:
+                continue
             next_deadline = min(w.started + hard for w in busy)
             ready = wait([w.conn for w in busy], timeout=max(0.0, next_deadline - time.monotonic()))
             by_conn = {id(w.conn): w for w in busy}
@@ -245,6 +260,13 @@ class GradingPool:
             workers = self._workers[: len(workers)]
         self.stats.items += n
         return results  # type: ignore[return-value]
+
+
+def _max_fd() -> int:
+    try:
+        return min(int(os.sysconf("SC_OPEN_MAX")), 1 << 20)
+    except (ValueError, OSError):
+        return 4096
 
 
 def available_cpus() -> int:

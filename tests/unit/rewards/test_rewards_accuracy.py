@@ -6,7 +6,6 @@ grader returned; the comments say why each row is a known trap.
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 
@@ -14,7 +13,7 @@ import pytest
 
 from r1cli.errors import R1Error
 from r1cli.rewards import answers_equivalent, cluster_answers, extract_answer, extract_answers, get_reward
-from r1cli.rewards.pool import GradingPool, pool_stats
+from r1cli.rewards.pool import pool_stats
 
 SELF_CORRECTING = (
     "<think>Try x=1, so \\boxed{1}. Wait, that fails the second equation.</think>\n"
@@ -122,23 +121,6 @@ def test_gold_with_nested_power_times_out_too():
     acc = get_reward("accuracy", timeout_s=1.0, cache=False)
     assert acc(["\\boxed{3}"], answer=["\\dfrac{5^{5^{5^{5^5}}}-5}{16}"]) == [0.0]
     assert acc.timeouts == 1
-
-
-def test_hard_kill_replaces_a_worker_that_ignores_its_timer():
-    # A worker stuck where signals cannot reach it (SIGALRM blocked, sleeping in C) is SIGKILLed
-    # after timeout + grace, its item is reported as a timeout, and a fresh worker takes over.
-    pool = GradingPool(1)
-    try:
-        blocked = pool.map(signal.pthread_sigmask, [(signal.SIG_BLOCK, [signal.SIGALRM])], timeout_s=5)
-        assert blocked[0].status == "ok"
-        first_pid = pool._workers[0].pid
-        stuck = pool.map(time.sleep, [(60,)], timeout_s=0.3, grace_s=0.3)
-        assert stuck[0].status == "timeout"
-        assert pool.stats.kills == 1 and pool._workers[0].pid != first_pid
-        after = pool.map(abs, [(-3,)], timeout_s=5)  # the replacement works
-        assert after[0] == ("ok", 3)
-    finally:
-        pool.close()
 
 
 def test_pool_is_reused_across_calls(acc):
