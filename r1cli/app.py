@@ -11,6 +11,8 @@ import typer
 from r1cli import __version__
 from r1cli.commands import data, demo, init_model, presets, slurm, stubs
 from r1cli.commands import distill as distill_cmd
+from r1cli.commands import eval as eval_cmd
+from r1cli.commands import sample as sample_cmd
 
 app = typer.Typer(
     name="r1",
@@ -24,8 +26,8 @@ app.command("curate", help="Build reasoning data: mix, dedup, decontaminate, ver
 app.command("distill", help="A teacher writes chains of thought; keep only verified ones as SFT data.")(distill_cmd.distill)
 app.command("sft", help="Supervised fine-tuning on chains of thought (packing, long context).")(stubs.sft)
 app.command("grpo", help="RL from verifiable rewards: GRPO, DAPO, Dr. GRPO, RLOO.")(stubs.grpo)
-app.command("sample", help="Draw N completions per prompt into a resumable samples.jsonl.")(stubs.sample)
-app.command("eval", help="Score a model on benchmarks the way the papers do (pass@1, maj@k, pass@k).")(stubs.eval_)
+app.command("sample", help="Draw N completions per prompt into a resumable samples.jsonl.")(sample_cmd.sample)
+app.command("eval")(eval_cmd.eval_)  # help: the docstring, with examples
 app.command("demo", help="Run the whole pipeline on the built-in tiny world (CPU, minutes).")(demo.demo)
 app.command("init-model", help="Build a local tiny model + tokenizer (HF directory).")(init_model.init_model)
 app.command("slurm", help="Write (and submit) an sbatch script that runs an r1 command on SLURM.")(slurm.slurm)
@@ -52,6 +54,8 @@ def main() -> None:
     """Console-script entry: run the app; user mistakes become one red line and exit code 2."""
     from r1cli.errors import R1Error
 
+    # r1 draws its own progress bars; the hub's and transformers' per-file bars are noise around them.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         app()
     except R1Error as e:

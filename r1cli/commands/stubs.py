@@ -19,11 +19,3 @@ def sft(ctx: typer.Context) -> None:
 
 def grpo(ctx: typer.Context) -> None:
     not_implemented("grpo", 7)
-
-
-def sample(ctx: typer.Context) -> None:
-    not_implemented("sample", 4)
-
-
-def eval_(ctx: typer.Context) -> None:
-    not_implemented("eval", 5)

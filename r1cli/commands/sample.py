@@ -1,0 +1,70 @@
+"""`r1 sample`: N completions per prompt into a resumable samples.jsonl (shardable for SLURM arrays)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from r1cli.commands.common import (
+    ConfigOpt,
+    OutputDirOpt,
+    PresetOpt,
+    PrintConfigOpt,
+    SetOpt,
+    build_config,
+    save_config,
+)
+from r1cli.config.sample import SampleConfig
+
+
+def sample(
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="HF model dir or hub id (served name for openai).")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Problems: JSONL/JSON/Parquet/CSV file or hub id.")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Split of a hub dataset.")] = None,
+    problem_field: Annotated[Optional[str], typer.Option(help="Field holding the problem text.")] = None,
+    answer_field: Annotated[Optional[str], typer.Option(help="Field holding the reference answer.")] = None,
+    prompt_template: Annotated[Optional[str], typer.Option(help="User turn, with {problem}.")] = None,
+    n: Annotated[Optional[int], typer.Option("--n", help="Completions per prompt.")] = None,
+    temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature (0 = greedy).")] = None,
+    top_p: Annotated[Optional[float], typer.Option(help="Nucleus sampling.")] = None,
+    top_k: Annotated[Optional[int], typer.Option(help="Top-k (0 = off).")] = None,
+    max_new_tokens: Annotated[Optional[int], typer.Option(help="Longest completion, in tokens.")] = None,
+    stop: Annotated[Optional[list[str]], typer.Option(help="Stop string (repeatable).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Sampling seed.")] = None,
+    system_prompt: Annotated[Optional[str], typer.Option(help="Optional system message.")] = None,
+    prefill_think: Annotated[Optional[bool], typer.Option("--prefill-think/--no-prefill-think", help="Start the reply with <think>.")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="hf (CPU default), vllm or openai.")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="openai: server URL, e.g. http://host:8000/v1.")] = None,
+    concurrency: Annotated[Optional[int], typer.Option(help="openai: requests in flight.")] = None,
+    tensor_parallel_size: Annotated[Optional[int], typer.Option(help="vllm: GPUs per model.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N problems.")] = None,
+    shard: Annotated[Optional[str], typer.Option(help="i/k: sample shard i of k (0-based), for job arrays.")] = None,
+    merge_shards: Annotated[Optional[int], typer.Option(help="Merge the K shard files of --output-dir into samples.jsonl.")] = None,
+    output_dir: OutputDirOpt = None,
+    preset: PresetOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    print_config: PrintConfigOpt = False,
+) -> None:
+    """Draw N completions per problem; a rerun continues where a killed run stopped."""
+    flags = {
+        "model.path": model, "data.path": data, "data.split": split, "data.problem_field": problem_field,
+        "data.answer_field": answer_field, "data.prompt_template": prompt_template, "data.limit": limit,
+        "generation.n": n, "generation.temperature": temperature, "generation.top_p": top_p,
+        "generation.top_k": top_k, "generation.max_new_tokens": max_new_tokens, "generation.stop": stop,
+        "generation.seed": seed, "generation.system_prompt": system_prompt,
+        "generation.prefill_think": prefill_think, "generation.backend": backend,
+        "generation.base_url": base_url, "generation.concurrency": concurrency,
+        "generation.tensor_parallel_size": tensor_parallel_size, "shard": shard, "output_dir": output_dir,
+    }
+    cfg = build_config(SampleConfig, "sample", preset=preset, config=config, sets=set_, flags=flags,
+                       print_config=print_config)
+    from r1cli.sample import merge_sample_shards, run_sample
+
+    if merge_shards is not None:
+        merge_sample_shards(cfg, merge_shards)
+        return
+    save_config(cfg, Path(cfg.output_dir))
+    run_sample(cfg)
