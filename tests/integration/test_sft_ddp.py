@@ -1,0 +1,42 @@
+"""Two CPU processes (torchrun, gloo) train exactly like one process with the same global batch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.integration._sft_cli import run_sft_cli, sft_env, torchrun_argv
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_processes_match_one(tmp_path):
+    import torch
+
+    from r1cli.models.tiny import init_tiny
+    from r1cli.tasks import write_task_data
+    from r1cli.train.checkpoint import read_weights
+
+    model = init_tiny(tmp_path / "model", hidden_size=32, num_layers=2, num_heads=2, num_kv_heads=1,
+                      intermediate_size=64, max_position_embeddings=256)
+    data = write_task_data("arith", 40, 2, tmp_path / "data")["sft"]
+    common = ["--model", str(model), "--data", str(data), "--max-steps", "6", "--batch-size", "2",
+              "--lr", "3e-3", "--device", "cpu", "--set", "train.cpu_threads=1"]
+    one = run_sft_cli(tmp_path, *common, "--grad-accum", "2", "--output-dir", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run([*torchrun_argv(tmp_path, 2), *common, "--grad-accum", "1",
+                          "--output-dir", str(tmp_path / "two")], env=sft_env(), capture_output=True,
+                         text=True, timeout=400)
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "on 2 process(es)" in two.stderr
+
+    def losses(d):
+        return [json.loads(x)["loss"] for x in (d / "metrics.jsonl").read_text().splitlines()]
+
+    # global batch 4 both ways: 1 process x 2 micro-batches of 2, or 2 processes x 1 micro-batch of 2
+    assert losses(tmp_path / "two") == pytest.approx(losses(tmp_path / "one"), abs=1e-6)
+    a, b = read_weights(tmp_path / "one" / "final"), read_weights(tmp_path / "two" / "final")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=1e-6, msg=k)
