@@ -1,0 +1,235 @@
+"""Config of `r1 grpo`: RL from verifiable rewards (GRPO, DAPO, Dr. GRPO, RLOO, GSPO).
+
+Sections: ``model`` (shared), ``data`` (prompts), ``generation`` (rollouts: G = ``generation.n``),
+``rewards`` (registry names, weights, parameters), ``grpo`` (the algorithm), ``train`` (optimizer,
+steps, checkpoints, logging) and ``eval`` (optional held-out accuracy during training).
+
+A *step* is one rollout step: ``grpo.prompts_per_step`` prompts × G completions, then
+``grpo.iterations`` (μ) passes over that batch, each split into ``grpo.mini_batches`` optimizer
+steps. Every key is used by the trainer or rejected here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from r1cli.config.core import Section
+from r1cli.config.sections import GenerationSection, ModelSection
+
+# Reflection vocabulary of the "aha" statistic (our choice, after the words the R1 paper's examples
+# use; matched case-insensitively on word boundaries, phrases as written).
+REFLECTION_WORDS = [
+    "wait", "hmm", "aha", "let me check", "let me verify", "let me re-check", "recheck", "re-check",
+    "double-check", "double check", "re-examine", "reexamine", "re-evaluate", "reconsider",
+    "mistake", "verify",
+]
+
+_OPENAI_ONLY = ("base_url", "endpoint", "concurrency", "max_retries", "request_timeout_s")
+
+
+class GRPODataSection(Section):
+    """Prompts for the rollouts: a problems file (or hub id), its field names and the prompt format.
+
+    ``prompt_template`` is filled with the record's columns (``{problem}``, ``{numbers}``, ...). With
+    ``chat_template: true`` the result is one user message rendered by the tokenizer's chat template;
+    with ``false`` it is the raw prompt text (the R1-Zero template ends in "Assistant:").
+    """
+
+    path: str | None = None
+    split: str = "train"
+    id_field: str = "id"
+    problem_field: str = "problem"
+    answer_field: str = "answer"
+    prompt_template: str = "{problem}"
+    chat_template: bool = True
+    limit: int | None = Field(default=None, gt=0)
+    shuffle: bool = True
+    # curriculum: easy first. "difficulty": ascending column; "pass_rate": descending column.
+    curriculum: Literal["none", "difficulty", "pass_rate"] = "none"
+    curriculum_field: str | None = None
+
+
+class GRPOGenerationSection(GenerationSection):
+    """Rollout sampling. ``n`` is G (completions per prompt). TRL-like defaults (T 1.0, top-p 1.0)."""
+
+    backend: Literal["hf", "vllm"] = "hf"  # the rollout engine must take new weights: not "openai"
+    n: int = Field(default=8, ge=2)
+    temperature: float = Field(default=1.0, gt=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    max_new_tokens: int = Field(default=1024, gt=0)
+    gpu_memory_utilization: float = Field(default=0.3, gt=0, le=1)  # colocated with training
+
+    @model_validator(mode="after")
+    def _no_openai_keys(self) -> GRPOGenerationSection:
+        defaults = GenerationSection()
+        for key in _OPENAI_ONLY + ("api_key_env",):
+            if getattr(self, key) != getattr(defaults, key):
+                raise ValueError(f"generation.{key} is an openai-backend option, which r1 grpo cannot use "
+                                 "(the rollout engine must load new weights): remove it")
+        return self
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class RewardsSection(Section):
+    """Which rewards, their weights and their parameters (``r1cli.rewards`` registry).
+
+    ``names``: ``acc,format`` or a list. ``weights``: one per name (``1,0.5``), a mapping
+    (``acc:1,format:0.5``), or unset (all 1). ``params``: ``{name: {param: value}}``.
+    ``correctness``: the component whose value > 0 means "correct" (accuracy metrics, the lengths of
+    correct/wrong answers, dynamic sampling on accuracy); default: the first of
+    accuracy/acc/countdown/code among ``names``, else the total reward > 0.
+    """
+
+    names: list[str] = Field(default_factory=lambda: ["accuracy"], min_length=1)
+    weights: list[float] | dict[str, float] | None = None
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    correctness: str | None = None
+
+    @field_validator("names", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _weights(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return [float(value)]
+        if not isinstance(value, str):
+            return value
+        parts = _split_list(value)
+        if parts and all(":" in p for p in parts):
+            return {k.strip(): float(v) for k, v in (p.split(":", 1) for p in parts)}
+        return [float(p) for p in parts]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RewardsSection:
+        if isinstance(self.weights, list) and len(self.weights) != len(self.names):
+            raise ValueError(f"rewards.weights has {len(self.weights)} values for {len(self.names)} rewards "
+                             f"({','.join(self.names)}): give one weight per reward")
+        if isinstance(self.weights, dict):
+            extra = sorted(set(self.weights) - set(self.names))
+            if extra:
+                raise ValueError(f"rewards.weights names '{extra[0]}', which is not in rewards.names "
+                                 f"({','.join(self.names)})")
+        extra = sorted(set(self.params) - set(self.names))
+        if extra:
+            raise ValueError(f"rewards.params has parameters for '{extra[0]}', which is not in rewards.names "
+                             f"({','.join(self.names)})")
+        if self.correctness is not None and self.correctness not in self.names:
+            raise ValueError(f"rewards.correctness '{self.correctness}' is not in rewards.names "
+                             f"({','.join(self.names)})")
+        return self
+
+
+class GRPOSection(Section):
+    """The algorithm. Defaults: GRPO advantages, token-mean loss, β = 0, clip 0.2/0.2, μ = 1."""
+
+    prompts_per_step: int = Field(default=16, gt=0)
+    iterations: int = Field(default=1, gt=0)  # μ: passes over each rollout batch
+    mini_batches: int = Field(default=1, gt=0)  # optimizer steps per pass
+    micro_batch_size: int | None = Field(default=None, gt=0)  # sequences per forward/backward
+    estimator: Literal["grpo", "rloo", "reinforce++-baseline"] = "grpo"
+    scale: Literal["group", "batch", "none"] = "group"
+    adv_eps: float = Field(default=1e-6, ge=0)
+    clip_low: float = Field(default=0.2, ge=0, lt=1)
+    clip_high: float = Field(default=0.2, ge=0)
+    dual_clip: float | None = Field(default=None, gt=1)
+    ratio_level: Literal["token", "sequence"] = "token"
+    loss_agg: Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"] = "token-mean"
+    norm_len: int | None = Field(default=None, gt=0)  # Dr. GRPO constant; default max_new_tokens
+    beta: float = Field(default=0.0, ge=0)
+    kl: Literal["k1", "k2", "k3"] = "k3"
+    kl_placement: Literal["loss", "reward"] = "loss"
+    ref_reset_steps: int | None = Field(default=None, gt=0)  # R1-Zero: reference := policy every N
+    entropy_coef: float = 0.0
+    # DAPO
+    dynamic_sampling: bool = False
+    dynamic_sampling_metric: Literal["reward", "accuracy"] = "reward"
+    dynamic_sampling_max_rounds: int = Field(default=10, gt=0)
+    dynamic_sampling_prompts_per_round: int | None = Field(default=None, gt=0)
+    mask_truncated_completions: bool = False
+    # train-inference mismatch correction; "auto": token-level truncation when backend is vllm
+    importance_sampling: Literal["auto", "off", "token", "sequence"] = "auto"
+    importance_sampling_mode: Literal["truncate", "mask"] = "truncate"
+    importance_sampling_max: float = Field(default=2.0, gt=0)
+    importance_sampling_min: float | None = Field(default=None, ge=0)
+    reflection_words: list[str] = Field(default_factory=lambda: list(REFLECTION_WORDS))
+
+    @model_validator(mode="after")
+    def _checks(self) -> GRPOSection:
+        if self.kl_placement == "reward" and self.beta == 0:
+            raise ValueError("grpo.kl_placement 'reward' needs grpo.beta > 0")
+        if self.ref_reset_steps is not None and self.beta == 0:
+            raise ValueError("grpo.ref_reset_steps needs a reference model, i.e. grpo.beta > 0")
+        if self.importance_sampling_min is not None and self.importance_sampling_min >= self.importance_sampling_max:
+            raise ValueError("grpo.importance_sampling_min must be below grpo.importance_sampling_max")
+        if self.estimator != "grpo" and self.scale != "group":
+            raise ValueError(f"grpo.scale applies to the 'grpo' estimator only; leave it at 'group' for "
+                             f"'{self.estimator}'")
+        return self
+
+
+class GRPOTrainSection(Section):
+    """Optimizer, schedule, length of the run, checkpoints and logging."""
+
+    max_steps: int = Field(default=100, gt=0)  # rollout steps
+    learning_rate: float = Field(default=1e-6, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = Field(default=1e-8, gt=0)
+    lr_scheduler: Literal["constant", "linear", "cosine"] = "constant"
+    warmup_ratio: float = Field(default=0.0, ge=0, le=1)
+    warmup_steps: int | None = Field(default=None, ge=0)  # optimizer steps; overrides warmup_ratio
+    min_lr_ratio: float = Field(default=0.0, ge=0, le=1)
+    max_grad_norm: float | None = Field(default=1.0, gt=0)
+    gradient_checkpointing: bool = False
+    seed: int = 0
+    device: str = "auto"
+    save_steps: int | None = Field(default=None, gt=0)  # None: only the final model
+    save_total_limit: int | None = Field(default=2, gt=0)
+    resume: str | None = None  # "latest" or a checkpoint path
+    logging_steps: int = Field(default=1, gt=0)
+    report_to: list[str] = Field(default_factory=list)
+    plots: bool = True
+
+
+class GRPOEvalSection(Section):
+    """Held-out accuracy during training (the learning curve): off unless ``path`` is set."""
+
+    path: str | None = None
+    split: str = "test"
+    every_steps: int = Field(default=10, gt=0)  # also before the first and after the last step
+    limit: int | None = Field(default=None, gt=0)
+    n: int = Field(default=1, gt=0)
+    temperature: float = Field(default=0.0, ge=0)
+    max_new_tokens: int | None = Field(default=None, gt=0)  # default: generation.max_new_tokens
+
+
+class GRPOConfig(Section):
+    """Everything `r1 grpo` needs; written to ``<output_dir>/config.yaml``."""
+
+    output_dir: str = "runs/grpo"
+    model: ModelSection = Field(default_factory=ModelSection)
+    data: GRPODataSection = Field(default_factory=GRPODataSection)
+    generation: GRPOGenerationSection = Field(default_factory=GRPOGenerationSection)
+    rewards: RewardsSection = Field(default_factory=RewardsSection)
+    grpo: GRPOSection = Field(default_factory=GRPOSection)
+    train: GRPOTrainSection = Field(default_factory=GRPOTrainSection)
+    eval: GRPOEvalSection = Field(default_factory=GRPOEvalSection)
+
+    @model_validator(mode="after")
+    def _cross(self) -> GRPOConfig:
+        g = self.grpo
+        rollout = g.prompts_per_step * self.generation.n
+        if rollout % g.mini_batches:
+            raise ValueError(f"grpo.mini_batches ({g.mini_batches}) must divide the rollout batch "
+                             f"prompts_per_step × n = {rollout}")
+        return self

@@ -1,0 +1,143 @@
+"""GRPO update glue on a tiny in-memory Qwen2: padding layout, log-probs, masking, micro-batching."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from r1cli.train.distributed import DistributedContext  # noqa: E402
+from r1cli.train.grpo_update import (  # noqa: E402
+    build_batch,
+    fill_none_rewards,
+    micro_batches,
+    row_slice,
+    run_updates,
+    sequence_logprobs,
+)
+
+PROMPTS = [[5, 6, 7], [8, 9], [10, 11, 12], [13]]
+COMPS = [[20, 21, 1], [22, 1], [23, 24, 25, 26], [27]]
+
+
+def test_build_batch_layout():
+    b = build_batch([[5, 6, 7], [8]], [[20, 1], [21, 22, 23]], pad_id=0, rollout_logprobs=[[-1.0, -2.0], None])
+    # P = 3, C = 3: completions start at column 3
+    assert b.input_ids.tolist() == [[5, 6, 7, 20, 1, 0], [0, 0, 8, 21, 22, 23]]
+    assert b.attention_mask.tolist() == [[1, 1, 1, 1, 1, 0], [0, 0, 1, 1, 1, 1]]
+    assert b.position_ids.tolist() == [[0, 1, 2, 3, 4, 4], [0, 0, 0, 1, 2, 3]]
+    assert b.completion_mask.tolist() == [[True, True, False], [True, True, True]]
+    assert b.rollout_logp is None  # one row had no log-probs
+
+
+def test_row_slice_trims_unused_columns():
+    b = build_batch([[5, 6, 7], [8]], [[20, 1], [21, 22, 23]], pad_id=0)
+    inputs, start, width = row_slice(b, torch.tensor([0]))
+    assert start == 0 and width == 2
+    assert inputs["input_ids"].tolist() == [[5, 6, 7, 20, 1]]
+    inputs, start, width = row_slice(b, torch.tensor([1]))
+    assert start == 2 and width == 3 and inputs["input_ids"].tolist() == [[8, 21, 22, 23]]
+
+
+def _manual_logprobs(model, prompt, comp, temperature=1.0):
+    ids = torch.tensor([prompt + comp])
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits[0, len(prompt) - 1:-1] / temperature  # [len(comp), V]
+    return torch.log_softmax(logits.float(), -1).gather(-1, torch.tensor(comp).unsqueeze(-1)).squeeze(-1)
+
+
+def test_sequence_logprobs_match_unpadded_forward(tiny_model_factory):
+    model = tiny_model_factory(0).eval()
+    b = build_batch(PROMPTS, COMPS, pad_id=0)
+    for mbs in (None, 1, 3):
+        lp = sequence_logprobs(model, b, temperature=0.7, micro_batch_size=mbs)
+        for i, (p, c) in enumerate(zip(PROMPTS, COMPS, strict=True)):
+            torch.testing.assert_close(lp[i, :len(c)], _manual_logprobs(model, p, c, 0.7), atol=1e-5, rtol=1e-5)
+            assert torch.all(lp[i, len(c):] == 0)
+
+
+def test_fill_none_rewards_uses_group_mean():
+    # group 1: [1, None] -> mean of judged = 1; group 2: [0, 0.5]; group 3: all None -> 0
+    rewards, judged = fill_none_rewards([1.0, None, 0.0, 0.5, None, None], 2)
+    assert rewards == [1.0, 1.0, 0.0, 0.5, 0.0, 0.0]
+    assert judged == [True, False, True, True, False, False]
+
+
+def test_micro_batches():
+    assert micro_batches([0, 1, 2, 3, 4], 2) == [[0, 1], [2, 3], [4]]
+    assert micro_batches([0, 1], None) == [[0, 1]]
+    assert micro_batches([], 2) == []
+
+
+def _cfg(**kw):
+    base = dict(iterations=1, mini_batches=1, micro_batch_size=None, clip_low=0.2, clip_high=0.2, dual_clip=None,
+                ratio_level="token", beta=0.0, kl="k3", kl_placement="loss", loss_agg="token-mean",
+                entropy_coef=0.0, importance_sampling_mode="truncate", importance_sampling_max=2.0,
+                importance_sampling_min=None)
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+def _update(model, batch, adv, keep, **kw):
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    before = [p.detach().clone() for p in model.parameters()]
+    stats = run_updates(model, opt, sched, batch, adv, keep, g=_cfg(**kw), temperature=1.0, norm_len=8.0,
+                        ctx=DistributedContext(), step=0, max_grad_norm=None)
+    return [b - p.detach() for b, p in zip(before, model.parameters(), strict=True)], stats  # = lr * grad
+
+
+@pytest.mark.parametrize("agg", ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"])
+def test_micro_batching_gives_the_same_update(tiny_model_factory, agg):
+    batch = build_batch(PROMPTS, COMPS, pad_id=0)
+    adv = torch.tensor([1.0, -0.5, 0.25, -1.0])
+    keep = torch.ones(4, dtype=torch.bool)
+    whole, _ = _update(tiny_model_factory(1), batch, adv, keep, loss_agg=agg)
+    split, stats = _update(tiny_model_factory(1), batch, adv, keep, loss_agg=agg, micro_batch_size=1)
+    for a, b in zip(whole, split, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    assert stats["optimizer_steps"] == 1
+
+
+def test_masked_row_equals_removed_row_under_token_mean(tiny_model_factory):
+    adv = torch.tensor([1.0, -0.5, 0.25, -1.0])
+    full = build_batch(PROMPTS, COMPS, pad_id=0)
+    keep = torch.tensor([True, True, False, True])
+    masked, _ = _update(tiny_model_factory(2), full, adv, keep)
+    rows = [0, 1, 3]
+    small = build_batch([PROMPTS[i] for i in rows], [COMPS[i] for i in rows], pad_id=0)
+    removed, _ = _update(tiny_model_factory(2), small, adv[rows], torch.ones(3, dtype=torch.bool))
+    for a, b in zip(masked, removed, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+def test_zero_advantages_give_no_update(tiny_model_factory):
+    batch = build_batch(PROMPTS, COMPS, pad_id=0)
+    delta, stats = _update(tiny_model_factory(3), batch, torch.zeros(4), torch.ones(4, dtype=torch.bool))
+    assert all(float(d.abs().max()) == 0.0 for d in delta)
+    assert stats["loss"] == 0.0 and stats["clip_frac_low"] == 0.0
+
+
+def test_mu_and_mini_batches_take_several_steps_with_frozen_old_logprobs(tiny_model_factory):
+    model = tiny_model_factory(4)
+    batch = build_batch(PROMPTS, COMPS, pad_id=0)
+    old = sequence_logprobs(model, batch, temperature=1.0, micro_batch_size=None)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    stats = run_updates(model, opt, sched, batch, torch.tensor([1.0, -1.0, 1.0, -1.0]), torch.ones(4, dtype=torch.bool),
+                        g=_cfg(iterations=2, mini_batches=2), temperature=1.0, norm_len=8.0, ctx=DistributedContext(),
+                        step=0, old_logp=old, max_grad_norm=None)
+    assert stats["optimizer_steps"] == 4  # μ = 2 passes × 2 mini-batches
+    assert stats["ratio_mean"] != 1.0  # later steps see π_θ ≠ π_old
+
+
+def test_rollout_logprob_gap_is_reported(tiny_model_factory):
+    model = tiny_model_factory(5)
+    b0 = build_batch(PROMPTS, COMPS, pad_id=0)
+    exact = sequence_logprobs(model, b0, temperature=1.0, micro_batch_size=None)
+    shifted = [(exact[i, :len(c)] - 0.1).tolist() for i, c in enumerate(COMPS)]
+    batch = build_batch(PROMPTS, COMPS, pad_id=0, rollout_logprobs=shifted)
+    _, stats = _update(model, batch, torch.tensor([1.0, -1.0, 1.0, -1.0]), torch.ones(4, dtype=torch.bool))
+    assert stats["logp_gap_mean"] == pytest.approx(0.1, abs=1e-5)
