@@ -2,15 +2,16 @@
 
 For every row, ``k`` completions of the prompt (``prompt_template`` filled with the problem; sent as
 one user chat message when ``chat``) come from any :class:`~r1cli.generation.base.GenerationBackend`;
-each is scored by a reward (``accuracy`` by default) against ``answer``. ``pass_rate`` = mean of the
+each is scored by a reward (``accuracy`` by default) against ``answer`` (the row's other columns,
+e.g. countdown's ``numbers``/``target``, are passed to the reward too). ``pass_rate`` = mean of the
 scores that are not ``None``. Kept when ``min_pass_rate < pass_rate < max_pass_rate`` (``inclusive``:
 ``<=`` on both sides); the default band (0, 1) drops never- and always-solved problems (Skywork-OR1
 keeps 1..15 of 16; open-r1 uses 0.1..0.9). Every row gets a ``pass_rate`` column.
 
 Sample cache: each problem's completions are appended (flush + fsync) to ``cache_path`` as
 ``{"id", "key", "samples": [{"text", "finish_reason", "num_tokens"}]}`` as soon as its batch is
-generated; a rerun reuses every cached record whose ``key`` (hash of prompt + sampling parameters)
-matches and that holds at least ``k`` samples, so an interrupted run loses at most one batch.
+generated; a rerun reuses every cached record whose ``key`` (hash of prompt, sampling parameters
+and the backend's type and model name) matches and that holds at least ``k`` samples, so an interrupted run loses at most one batch.
 """
 
 from __future__ import annotations
@@ -20,15 +21,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-from r1cli.curate.rows import Row, StepResult, mark_removed, text_of
+from r1cli.curate.rows import Row, StepResult, mark_removed, reward_columns, text_of
 from r1cli.curate.verify import resolve_reward
 from r1cli.errors import R1Error
 
 R1_PROMPT = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
 
 
-def _sample_key(prompt: Any, params: Any) -> str:
-    blob = json.dumps({"prompt": prompt, "params": repr(params)}, sort_keys=True, ensure_ascii=False)
+def describe_object(obj: Any) -> str:
+    """A stable text identity of a backend or tokenizer object: its type and string name attributes."""
+    names = [getattr(obj, a, None) for a in ("name", "model_name", "name_or_path", "model")]
+    return f"<{type(obj).__module__}.{type(obj).__qualname__} {' '.join(n for n in names if isinstance(n, str))}>"
+
+
+def _sample_key(prompt: Any, params: Any, backend: Any) -> str:
+    blob = json.dumps({"prompt": prompt, "params": repr(params), "backend": describe_object(backend)},
+                      sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -66,7 +74,7 @@ def difficulty_rows(rows: list[Row], *, backend: Any = None, k: int = 8, reward:
     if cache_path is not None:
         for rec in recover_jsonl(cache_path):  # later records win
             cache[(rec["id"], rec["key"])] = rec["samples"]
-    keys = [_sample_key(prompt_of(r), params) for r in rows]
+    keys = [_sample_key(prompt_of(r), params, backend) for r in rows]
     todo = [i for i, r in enumerate(rows) if len(cache.get((str(r["id"]), keys[i]), [])) < k]
     appender = JsonlAppender(cache_path) if cache_path is not None else None
     try:
@@ -93,7 +101,9 @@ def difficulty_rows(rows: list[Row], *, backend: Any = None, k: int = 8, reward:
         if gold is None or not str(gold).strip():
             removed.append(mark_removed({**row, "pass_rate": None}, "difficulty", "no gold answer to score against"))
             continue
-        scores = [s for s in fn([s["text"] for s in samples], answer=[str(gold)] * k) if s is not None]
+        columns = reward_columns([row], repeat=len(samples))
+        columns["answer"] = [str(gold)] * len(samples)
+        scores = [s for s in fn([s["text"] for s in samples], **columns) if s is not None]
         if not scores:
             removed.append(mark_removed({**row, "pass_rate": None}, "difficulty",
                                         f"unscorable: the reward judged none of {k} samples"))

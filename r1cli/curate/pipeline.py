@@ -36,7 +36,7 @@ from typing import Any
 
 from r1cli.curate.decontam import decontam_rows
 from r1cli.curate.dedup import dedup_rows
-from r1cli.curate.difficulty import difficulty_rows
+from r1cli.curate.difficulty import describe_object, difficulty_rows
 from r1cli.curate.length import length_rows
 from r1cli.curate.mix import InputSpec, input_fingerprint, load_input, mix
 from r1cli.curate.normalize import normalize_rows
@@ -83,14 +83,8 @@ def _check_step(spec: StepSpec) -> Callable[..., StepResult]:
     return fn
 
 
-def _describe(obj: Any) -> str:
-    """JSON stand-in for objects in step params (a backend, a tokenizer): type + name."""
-    name = getattr(obj, "name_or_path", None) or getattr(obj, "model", None) or getattr(obj, "name", "")
-    return f"<{type(obj).__module__}.{type(obj).__qualname__} {name}>"
-
-
 def _chain(prev_key: str, spec: StepSpec) -> str:
-    blob = json.dumps({"name": spec.name, "params": spec.params}, sort_keys=True, default=_describe)
+    blob = json.dumps({"name": spec.name, "params": spec.params}, sort_keys=True, default=describe_object)
     return hashlib.sha256(f"{prev_key}\n{blob}".encode()).hexdigest()
 
 
@@ -183,13 +177,14 @@ def run_curate(inputs: list[InputSpec], steps: list[StepSpec], output_dir: str |
     mixed = rows
 
     for i, (spec, fn) in enumerate(zip(steps, fns, strict=True), start=1):
-        key = _chain(key, spec)
         params = dict(spec.params)
         if spec.name == "difficulty":
             params.setdefault("backend", backend)
-            params.setdefault("cache_path", out / "difficulty_samples.jsonl")
         if spec.name == "length" and tokenizer is not None:
             params.setdefault("tokenizer", tokenizer)
+        key = _chain(key, StepSpec(spec.name, params))  # injected backend/tokenizer count too
+        if spec.name == "difficulty":
+            params.setdefault("cache_path", out / "difficulty_samples.jsonl")
         rows_in = rows
         (rows, gone), meta = _run_step(i, spec, key, rows_in, ckpt,
                                        lambda fn=fn, params=params, rows_in=rows_in: fn(rows_in, **params), log)

@@ -30,3 +30,10 @@ def check_choice(step: str, key: str, value: str, choices: Iterable[str]) -> Non
     if value not in choices:
         raise R1Error(f"{step}.{key}: unknown value '{value}'{did_you_mean(value, choices)}; "
                       f"valid: {', '.join(choices)}")
+
+
+def reward_columns(rows: list[Row], repeat: int = 1) -> dict[str, list]:
+    """Dataset columns for a reward call (``fn(completions, **columns)``): every column of ``rows``,
+    each value repeated ``repeat`` times (k samples per row); a row lacking a column gives None."""
+    names = list(dict.fromkeys(k for r in rows for k in r))
+    return {k: [r.get(k) for r in rows for _ in range(repeat)] for k in names}

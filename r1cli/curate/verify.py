@@ -3,7 +3,8 @@
 Rows that carry a solution (``solution_field``, or by default the first of ``solution``, ``trace``,
 ``generation``, ``completion`` that the row has, non-empty) are scored with a reward from the
 registry (``accuracy`` by default: the final answer of the text, after ``</think>``, verified
-against ``answer`` with Math-Verify). Kept when the score is ``>= min_reward``; removed when lower.
+against ``answer`` with Math-Verify; every other column of the row is passed along too, as the
+reward contract allows). Kept when the score is ``>= min_reward``; removed when lower.
 A score of ``None`` ("cannot judge", e.g. a gold answer that does not parse) or a missing gold
 answer removes the row when ``drop_unverifiable`` (the default), else keeps it. Rows without a
 solution pass through untouched.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from r1cli.curate.rows import Row, StepResult, mark_removed
+from r1cli.curate.rows import Row, StepResult, mark_removed, reward_columns
 
 SOLUTION_FIELDS = ("solution", "trace", "generation", "completion")
 
@@ -49,8 +50,9 @@ def verify_rows(rows: list[Row], *, reward: Any = "accuracy", solution_field: st
     scores: dict[int, float | None] = {}
     if todo:
         texts = [_solution_of(rows[i], solution_field) for i in todo]
-        answers = [str(rows[i]["answer"]) for i in todo]
-        scores = dict(zip(todo, fn(texts, answer=answers), strict=True))
+        columns = reward_columns([rows[i] for i in todo])
+        columns["answer"] = [str(rows[i]["answer"]) for i in todo]
+        scores = dict(zip(todo, fn(texts, **columns), strict=True))
     kept, removed = [], []
     for i, row in enumerate(rows):
         has_solution = _solution_of(row, solution_field) is not None

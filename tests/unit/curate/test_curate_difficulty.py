@@ -29,7 +29,7 @@ class ScriptedBackend(GenerationBackend):
         return out
 
 
-def exact_boxed(completions, answer):
+def exact_boxed(completions, answer, **columns):
     return [float(c == f"\\boxed{{{a}}}") for c, a in zip(completions, answer, strict=True)]
 
 
@@ -75,3 +75,22 @@ def test_sample_cache_is_reused_on_rerun(tmp_path):
 def test_difficulty_needs_a_backend():
     with pytest.raises(R1Error, match="needs a generation backend"):
         difficulty_rows(ROWS, reward=exact_boxed)
+
+
+def test_run_curate_injects_the_backend_and_caches_samples(tmp_path, jsonl_writer):
+    from r1cli.curate import InputSpec, StepSpec, run_curate
+
+    data = jsonl_writer(tmp_path / "d.jsonl", ROWS)
+    steps = [StepSpec("difficulty", {"k": 4, "reward": exact_boxed})]
+    backend = ScriptedBackend(CORRECT, ANSWERS)
+    stats = run_curate([InputSpec(str(data))], steps, tmp_path / "out", backend=backend, plots=False)
+    assert stats["kept"] == 2 and backend.calls == 1
+    assert len((tmp_path / "out" / "difficulty_samples.jsonl").read_text().splitlines()) == 4
+    # same backend again: the step checkpoint is reused
+    stats = run_curate([InputSpec(str(data))], steps, tmp_path / "out", backend=backend, plots=False)
+    assert [s["resumed"] for s in stats["steps"]] == [True, True] and backend.calls == 1
+    # another model (backend name) invalidates both the step checkpoint and its cached samples
+    other = ScriptedBackend(CORRECT, ANSWERS)
+    other.name = "other"
+    stats = run_curate([InputSpec(str(data))], steps, tmp_path / "out", backend=other, plots=False)
+    assert [s["resumed"] for s in stats["steps"]] == [True, False] and other.calls == 1

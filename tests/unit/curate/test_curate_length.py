@@ -34,3 +34,16 @@ def test_length_errors(tiny_tokenizer):
         length_rows([{"id": "a", "problem": "p"}])
     with pytest.raises(R1Error, match="no field 'solution'"):
         length_rows([{"id": "a", "problem": "p"}], tokenizer=tiny_tokenizer, field="solution")
+
+
+def test_run_curate_with_a_tokenizer_reports_tokens(tiny_tokenizer, tmp_path, jsonl_writer):
+    from r1cli.curate import InputSpec, StepSpec, run_curate
+
+    data = jsonl_writer(tmp_path / "d.jsonl", [{"id": "a", "problem": "p", "solution": "1234567"},
+                                               {"id": "b", "problem": "p", "solution": "12"}])
+    stats = run_curate([InputSpec(str(data))], [StepSpec("length", {"min_tokens": 3})], tmp_path / "out",
+                       tokenizer=tiny_tokenizer, plots=False)
+    # "1234567" -> 7 tokens kept; "12" -> 2 tokens < 3 removed
+    assert stats["kept"] == 1 and stats["removed_by"] == {"length": 1}
+    assert stats["length_unit"] == "tokens" and stats["sources"][0]["kept_length"]["max"] == 7.0
+    assert "under the given tokenizer" in (tmp_path / "out" / "report.md").read_text()

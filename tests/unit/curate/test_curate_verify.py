@@ -20,7 +20,7 @@ def test_verify_with_the_accuracy_reward():
 
 
 def test_verify_unjudgeable_rows_follow_drop_unverifiable():
-    def reward(completions, answer):  # judges only golds that are digits
+    def reward(completions, answer, **columns):  # judges only golds that are digits
         return [float(c.endswith(a)) if a.isdigit() else None for c, a in zip(completions, answer, strict=True)]
 
     rows = [{"id": "a", "problem": "p", "answer": "7", "solution": "... 7"},
