@@ -49,7 +49,9 @@ def make_completions(golds: list[str], per_gold: int, seed: int) -> list[tuple[s
     rng = random.Random(seed)
     rows = []
     for gold in golds:
-        others = [g for g in golds if g.replace(" ", "") != gold.replace(" ", "")]
+        # wrong answers: other golds, minus ones equal to this one as strings or as "x = gold"
+        same = gold.split("=")[-1].replace(" ", "")
+        others = [g for g in golds if g.split("=")[-1].replace(" ", "") != same]
         for k in range(per_gold):
             think = f"<think>\n{filler(rng, rng.randint(30, 300))}\n</think>\n"
             wrong = rng.choice(others)
@@ -236,6 +238,7 @@ def main() -> None:
         },
         "ratio_pooled_vs_sequential": round(pooled_rate / seq_rate, 2),
         "ratio_pooled_no_dedupe_vs_sequential": round(raw_rate / seq_rate, 2),
+        "ratio_per_cpu_s_pooled_vs_sequential": round((len(rows) / pooled_cpu) / (len(subset) / seq_cpu), 2),
         "pool_stats": {
             "pooled": vars(pool_stats(accuracy_module.POOL_KEY)),
             "no_dedupe": vars(pool_stats("bench-raw")),

@@ -15,6 +15,7 @@ is missing). Timed-out items are counted in :attr:`AccuracyReward.timeouts`.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +31,7 @@ _CACHE_SIZE = 50_000
 _CACHE_MAX_PAYLOAD = 4_000
 ANSWER_HINT = "map the gold-answer field to it with --answer-field"
 _CACHE: OrderedDict[tuple, float | None] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
 
 
 def _warm() -> None:
@@ -39,18 +41,20 @@ def _warm() -> None:
 
 
 def _cache_get(key: tuple) -> tuple[bool, float | None]:
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return True, _CACHE[key]
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return True, _CACHE[key]
     return False, None
 
 
 def _cache_put(key: tuple, value: float | None) -> None:
     if sum(len(part) for part in key if isinstance(part, str)) > _CACHE_MAX_PAYLOAD:
         return
-    _CACHE[key] = value
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
 
 
 def _run(fn: Any, arglist: Sequence[tuple], timeout_s: float, workers: int | None) -> list[ItemResult]:
@@ -147,19 +151,19 @@ def make_accuracy_reward(
 def extract_answers(texts: Sequence[Any], timeout_s: float = 5.0) -> list[str | None]:
     """The final answer string of each completion, as :func:`accuracy` reads it, or None.
 
-    The last balanced ``\\boxed{}`` (after the last ``</think>``; inside ``<answer>`` if present) or
-    the ``<answer>`` content is returned as is; from other text math-verify extracts the answer
-    (in the pool, with the same wall clock). None means "no answer" (eval's no-answer rate).
+    The last balanced ``\\boxed{}`` (after the last ``</think>``; inside ``<answer>`` if present) is
+    returned as is; an ``<answer>`` block is returned as is when it parses as a formula, else (like
+    any other final text) math-verify extracts the answer from it, in the pool with the same wall
+    clock. None means "no answer" (eval's no-answer rate).
     """
     located = [split_answer(completion_text(t)) for t in texts]
     out: list[str | None] = [None if loc is None or loc[0] == "text" else loc[1] for loc in located]
-    free = [i for i, loc in enumerate(located) if loc is not None and loc[0] == "text"]
+    free = [i for i, loc in enumerate(located) if loc is not None and loc[0] != "boxed"]
     if free:
-        results = _run(
-            mathgrade.extract_string, [(located[i][1],) for i in free], _check_timeout(timeout_s), None
-        )
+        results = _run(mathgrade.answer_string, [located[i] for i in free], _check_timeout(timeout_s), None)
         for i, result in zip(free, results, strict=True):
-            out[i] = result.value if result.status == "ok" else None
+            if result.status == "ok":
+                out[i] = result.value
     return out
 
 

@@ -44,22 +44,24 @@ def final_part(text: str) -> str:
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` whose braces balance, else None.
+    """Content of the last ``\\boxed{...}`` (braces balanced), else None.
 
-    ``"\\boxed{1} wait \\boxed{\\frac{1}{2}}"`` -> ``"\\frac{1}{2}"``. An unclosed last box (a
-    truncated completion) falls back to the previous complete one.
+    ``"\\boxed{1} wait \\boxed{\\frac{1}{2}}"`` -> ``"\\frac{1}{2}"``. When the last box never
+    closes (a completion cut off inside its final answer) the result is None: an earlier box was
+    an intermediate result, not the answer.
     """
     starts = [m.end() for m in _BOXED.finditer(text)]
-    for start in reversed(starts):
-        depth = 1
-        for i in range(start, len(text)):
-            ch = text[i]
-            if ch == "{" and text[i - 1] != "\\":
-                depth += 1
-            elif ch == "}" and text[i - 1] != "\\":
-                depth -= 1
-                if depth == 0:
-                    return text[start:i].strip()
+    if not starts:
+        return None
+    start, depth = starts[-1], 1
+    for i in range(start, len(text)):
+        ch = text[i]
+        if ch == "{" and text[i - 1] != "\\":
+            depth += 1
+        elif ch == "}" and text[i - 1] != "\\":
+            depth -= 1
+            if depth == 0:
+                return text[start:i].strip()
     return None
 
 
@@ -74,15 +76,16 @@ def split_answer(text: str) -> tuple[AnswerKind, str] | None:
 
     1. drop everything up to the last ``</think>``;
     2. if an ``<answer>...</answer>`` block is present, keep only its content;
-    3. the last balanced ``\\boxed{}`` wins -> ``("boxed", content)``;
+    3. the last ``\\boxed{}`` wins -> ``("boxed", content)``; if it never closes (the completion
+       was cut off inside its answer) there is no answer;
     4. else an answer block's content -> ``("answer", content)``, or the remaining text ->
        ``("text", rest)`` for math-verify to extract from. Empty payloads give None.
     """
     rest = final_part(text)
     block = answer_block(rest)
     scope = block if block is not None else rest
-    boxed = last_boxed(scope)
-    if boxed is not None:
+    if _BOXED.search(scope):
+        boxed = last_boxed(scope)
         return ("boxed", boxed) if boxed else None
     scope = scope.strip()
     if not scope:

@@ -103,6 +103,28 @@ def extract_string(text: str) -> str | None:
     return None
 
 
+def answer_string(kind: str, payload: str) -> str | None:
+    """The answer as a string for reports and voting (``kind``/``payload`` from ``split_answer``).
+
+    An ``<answer>`` block that parses as a formula when boxed is kept whole (``x = 12``); prose
+    (``The answer is 12``) and other text go through math-verify's extraction (``12``).
+    """
+    if kind == "boxed":
+        return payload
+    if kind == "answer":
+        boxed = _mv().parse("\\boxed{" + payload + "}", _pred_configs(), parsing_timeout=None)
+        if boxed and not isinstance(boxed[0], str) and not _looks_like_prose(payload):
+            return payload
+        return extract_string(payload) or payload
+    return extract_string(payload)
+
+
+def _looks_like_prose(text: str) -> bool:
+    """Two or more plain words of 3+ letters outside LaTeX commands and ``\\text{}`` (``The answer is``)."""
+    bare = re.sub(r"\\(text|textbf|mathrm|textnormal|mbox)\s*\{[^{}]*\}|\\[A-Za-z]+", " ", text)
+    return len(re.findall(r"(?<![A-Za-z])[A-Za-z]{3,}(?![A-Za-z])", bare)) >= 2
+
+
 def equivalent(reference: str, other: str) -> bool:
     """Whether answer ``other`` verifies against answer ``reference`` (reference read as a gold)."""
     return grade(reference, "boxed", other) == 1.0

@@ -281,6 +281,18 @@ _POOLS: dict[str, GradingPool] = {}
 _LOCK = threading.Lock()
 
 
+def _forget_after_fork() -> None:
+    """In a forked child: the parent's pools are not ours, and its lock may be held by a thread
+    that does not exist here. Start afresh (without touching the parent's workers)."""
+    global _LOCK
+    _LOCK = threading.Lock()
+    _POOLS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 def run_items(
     key: str,
     fn: Callable[..., Any],

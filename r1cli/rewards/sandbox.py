@@ -211,7 +211,8 @@ def run_python(
             "units": units or [],
             "nonce": nonce,
             "result_fd": result_fd,
-            "cpu_s": max(1, math.ceil(limits.timeout_s)),
+            # a second above the wall clock, so a busy loop is reported as a timeout
+            "cpu_s": math.ceil(limits.timeout_s) + 1,
             "memory_bytes": int(limits.memory_mb) << 20,
             "max_file_bytes": int(limits.max_output_bytes),
             "nproc": int(nproc),

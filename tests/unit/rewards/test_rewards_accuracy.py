@@ -6,6 +6,7 @@ grader returned; the comments say why each row is a known trap.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -60,6 +61,7 @@ CASES = [
     ("\\boxed{\\text{Bob}}", "\\text{Evelyn}", 0.0),
     ("\\boxed{C}", "\\text{(C)}", 1.0),
     ("\\boxed{B}", "\\text{(C)}", 0.0),
+    ("<think>so 14/3 = \\boxed{\\frac{14}{3}", "\\frac{14}{3}", 0.0),  # cut off inside its box: no answer
     ("no answer at all", "3", 0.0),
     ("\\boxed{}", "3", 0.0),
 ]
@@ -141,9 +143,25 @@ def test_grading_from_a_worker_thread(acc):
     assert out["v"] == [1.0]
 
 
+def test_reward_works_in_a_forked_child(acc):
+    acc(["\\boxed{1}"], answer=["1"])  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # the child must build its own pool, not talk to the parent's workers
+        code = 1
+        try:
+            code = 0 if acc(["\\boxed{2}", "\\boxed{3}"], answer=["2", "2"]) == [1.0, 0.0] else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert acc(["\\boxed{4}"], answer=["4"]) == [1.0]  # and the parent's pool still works
+
+
 def test_extract_answer():
     assert extract_answer("<think>\\boxed{3}</think> so \\boxed{5}") == "5"
     assert extract_answer("<answer>7</answer>") == "7"
+    assert extract_answer("<answer>x = 12</answer>") == "x = 12"  # a formula is kept whole
+    assert extract_answer("<answer>The answer is 12</answer>") == "12"  # prose: math-verify extracts
     assert extract_answer("<think>r</think> The answer is $\\frac{1}{2}$.") == "\\frac{1}{2}"
     assert extract_answer("<think>\\boxed{3}</think>") is None  # nothing after the reasoning
     assert extract_answers(["\\boxed{1}", "no digits here", ""]) == ["1", None, None]

@@ -116,7 +116,7 @@ def _survivors(res) -> list[int]:
 )
 def test_fork_bomb_is_contained_and_cleaned_up(bomb):
     res = run_python(bomb, limits=FAST)
-    assert res.timed_out
+    assert res.timed_out or res.returncode != 0  # stopped by the wall clock (or a CPU limit)
     assert res.workdir and _survivors(res) == []
 
 

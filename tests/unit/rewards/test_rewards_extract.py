@@ -21,7 +21,7 @@ from r1cli.rewards.extract import (
         ("\\boxed{1} wait \\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),  # the last box wins
         ("\\boxed{\\{1,2\\}}", "\\{1,2\\}"),  # escaped braces do not close the box
         ("\\boxed{(1,2]}", "(1,2]"),
-        ("\\boxed{3} then \\boxed{4", "3"),  # unclosed last box (truncated): the previous complete one
+        ("\\boxed{3} then \\boxed{4", None),  # cut off inside the last box: 3 was not the answer
         ("\\boxed {5}", "5"),
         ("no box here", None),
         ("\\boxed{}", ""),
@@ -47,6 +47,8 @@ def test_last_boxed(text, expected):
         ("<think>\\boxed{5}</think>   ", None),  # nothing after </think>
         ("", None),
         ("\\boxed{}", None),  # an empty box is no answer
+        ("<think>work</think> so \\boxed{\\frac{14}{3}", None),  # truncated in the answer: no fallback
+        ("<answer>\\boxed{1</answer>", None),
     ],
 )
 def test_split_answer(text, expected):
