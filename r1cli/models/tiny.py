@@ -38,6 +38,15 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
 )
 
+# The pre-tokenizer is Qwen2's (NFC, this split pattern, then bytes), not e.g. Digits + ByteLevel:
+# transformers >= 5 loads every ``model_type: qwen2`` directory with ``Qwen2Tokenizer``, which rebuilds
+# exactly this pipeline from the saved vocab and merges, so any other pipeline would tokenize
+# differently after save/load. It splits digits individually, like Digits(individual_digits=True).
+SPLIT_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
 _GENERAL_TEXT = [
     "Please reason step by step, and put your final answer within \\boxed{}.",
     "You are a helpful assistant. Think first, then answer.",
@@ -69,12 +78,23 @@ def build_tiny_tokenizer(
 ) -> Any:
     """Train a byte-level BPE on tiny-task text; return a ``PreTrainedTokenizerFast``.
 
-    ``vocab_size`` counts everything (256 bytes + merges + 3 special + 4 reasoning tokens).
-    Digits are always split one per token (``pre_tokenizers.Digits(individual_digits=True)``
-    runs before ``ByteLevel``, so no merge can join two digits). eos = ``<|im_end|>``,
+    ``vocab_size`` is an upper bound on everything (256 bytes + merges + 3 special + 4 reasoning
+    tokens); training stops earlier when no pair occurs twice (365 with the default corpus).
+    Digits are always split one per token: the split pattern's only rule that matches a digit
+    is ``\\p{N}`` (one character), so no pre-token, and hence no merge, holds two digits.
+    eos = ``<|im_end|>``,
     pad = ``<|endoftext|>``, no bos; the chat template is ChatML.
     """
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     from r1cli.errors import R1Error
@@ -83,10 +103,11 @@ def build_tiny_tokenizer(
     if not floor <= vocab_size <= 65536:
         raise R1Error(f"tiny tokenizer: vocab_size must be in [{floor}, 65536], got {vocab_size}")
     tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [
-            pre_tokenizers.Digits(individual_digits=True),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+            pre_tokenizers.Split(Regex(SPLIT_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ]
     )
     tok.decoder = decoders.ByteLevel()
@@ -124,9 +145,10 @@ def build_tiny_model(
 ) -> Any:
     """A freshly initialised ``Qwen2ForCausalLM`` sized for CPU demos (fp32, tied embeddings).
 
-    Defaults give ~0.8M parameters with a 512-token vocab: embeddings 512*128 = 65,536 and per
-    layer attention 128*(128+64+64+128) + biases 256 + MLP 3*128*512 + norms 256 = 246,272, so
-    65,536 + 3*246,272 + 128 (final norm) = 804,480. Initialisation is seeded and leaves the global
+    Defaults give ~0.8M parameters: tied embeddings V*128 and per layer attention
+    128*(128+64+64+128) + biases 256 + MLP 3*128*512 + norms 256 = 246,272, so V*128 + 3*246,272
+    + 128 (final norm); the default tokenizer stops at V = 365 (its corpus has no more pairs seen
+    twice), giving 785,664. Initialisation is seeded and leaves the global
     torch RNG untouched. eos/pad ids come from ``tokenizer`` and are copied into the generation
     config.
     """
@@ -179,11 +201,10 @@ def init_tiny(
     """Build the tiny tokenizer and model and save both to ``output_dir`` (an HF model dir).
 
     ``AutoTokenizer.from_pretrained(dir)`` / ``AutoModelForCausalLM.from_pretrained(dir)`` load it
-    offline. Same arguments -> same tokenizer and same weights.
+    offline. Same arguments -> byte-identical files. ``seed`` seeds the weights only: every tiny
+    model shares one tokenizer (for a given ``vocab_size``), so checkpoints stay comparable.
     """
-    tokenizer = build_tiny_tokenizer(
-        vocab_size=vocab_size, seed=seed, model_max_length=max_position_embeddings
-    )
+    tokenizer = build_tiny_tokenizer(vocab_size=vocab_size, model_max_length=max_position_embeddings)
     model = build_tiny_model(
         tokenizer,
         hidden_size=hidden_size,

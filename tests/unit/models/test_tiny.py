@@ -130,6 +130,27 @@ def test_save_load_offline_identical_logits(tiny_dir):
     assert model.generation_config.eos_token_id == tok.eos_token_id
 
 
+def test_loaded_tokenizer_matches_the_built_one(tokenizer, tiny_dir):
+    """transformers 5 loads qwen2 dirs with Qwen2Tokenizer, which rebuilds the pre-tokenizer: it
+    must rebuild the very pipeline we trained with, or save/load would change tokenization."""
+    from transformers import AutoTokenizer
+
+    loaded = AutoTokenizer.from_pretrained(tiny_dir, local_files_only=True)
+    assert loaded.get_vocab() == tokenizer.get_vocab()
+    assert loaded.tokenize("12345") == ["1", "2", "3", "4", "5"]
+    texts = [
+        "What is 12 + 34 - 7?",
+        "Using 1, 19, 20 once each with + - * /, make 7.",
+        "<think>\n12+34=47. Wait, 12+34=46.\n</think>\n\\boxed{46}",
+        "It's  \t tabs, -12 ab12cd 3.14159 x^2 café ✓\n\n\nend",
+    ]
+    for text in texts:
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        assert loaded.encode(text, add_special_tokens=False) == ids
+        assert loaded.decode(ids + [loaded.eos_token_id], skip_special_tokens=True) == text
+    assert loaded.padding_side == "left" and loaded.eos_token == IM_END
+
+
 def test_generates_through_chat_template(tiny_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
