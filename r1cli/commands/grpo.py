@@ -62,7 +62,7 @@ def grpo(
         "train.max_steps": max_steps, "train.learning_rate": learning_rate, "grpo.beta": beta,
         "grpo.loss_agg": loss_agg, "generation.max_new_tokens": max_new_tokens,
         "generation.temperature": temperature, "generation.backend": backend, "eval.path": eval_data,
-        "train.resume": resume, "train.seed": seed, "output_dir": output_dir,
+        "resume": resume, "train.seed": seed, "output_dir": output_dir,
     }
     cfg = build_config(GRPOConfig, "grpo", preset=preset, config=config, sets=sets, flags=flags,
                        print_config=print_config)

@@ -178,26 +178,31 @@ class GRPOSection(Section):
 
 
 class GRPOTrainSection(Section):
-    """Optimizer, schedule, length of the run, checkpoints and logging."""
+    """Optimizer, schedule, precision, length of the run, checkpoints and logging (names as in `r1 sft`)."""
 
     max_steps: int = Field(default=100, gt=0)  # rollout steps
     learning_rate: float = Field(default=1e-6, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    adam_eps: float = Field(default=1e-8, gt=0)
+    adam_beta1: float = Field(default=0.9, ge=0, lt=1)
+    adam_beta2: float = Field(default=0.999, ge=0, lt=1)
+    adam_epsilon: float = Field(default=1e-8, gt=0)
     lr_scheduler: Literal["constant", "linear", "cosine"] = "constant"
     warmup_ratio: float = Field(default=0.0, ge=0, le=1)
     warmup_steps: int | None = Field(default=None, ge=0)  # optimizer steps; overrides warmup_ratio
     min_lr_ratio: float = Field(default=0.0, ge=0, le=1)
-    max_grad_norm: float | None = Field(default=1.0, gt=0)
-    gradient_checkpointing: bool = False
+    max_grad_norm: float | None = Field(default=1.0, ge=0)
     seed: int = 0
+    # auto: bf16 autocast on CUDA, fp32 on CPU
+    bf16: bool | None = None
+    gradient_checkpointing: bool = False
     device: str = "auto"
+    cpu_threads: int | None = Field(default=None, gt=0)
+    # None or "zero2" (shipped config) or a DeepSpeed JSON path; ZeRO-3 is refused (rollouts need full weights)
+    deepspeed: str | None = None
     save_steps: int | None = Field(default=None, gt=0)  # None: only the final model
     save_total_limit: int | None = Field(default=2, gt=0)
-    resume: str | None = None  # "latest" or a checkpoint path
     logging_steps: int = Field(default=1, gt=0)
-    report_to: list[str] = Field(default_factory=list)
+    report_to: list[Literal["tensorboard", "wandb"]] = Field(default_factory=list)
     plots: bool = True
 
 
@@ -224,6 +229,8 @@ class GRPOConfig(Section):
     grpo: GRPOSection = Field(default_factory=GRPOSection)
     train: GRPOTrainSection = Field(default_factory=GRPOTrainSection)
     eval: GRPOEvalSection = Field(default_factory=GRPOEvalSection)
+    # None: fresh start; "latest": newest checkpoint in output_dir (fresh if none); or a path
+    resume: str | None = None
 
     @model_validator(mode="after")
     def _cross(self) -> GRPOConfig:

@@ -29,37 +29,6 @@ from r1cli.train.rollout import (
 )
 
 
-def load_policy(cfg: GRPOConfig, device: str) -> tuple[Any, Any]:
-    """Model and tokenizer from ``model.path`` with the context overrides applied before loading."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
-    m = cfg.model
-    if not m.path:
-        raise R1Error("no model to train: pass --model DIR (or set model.path)")
-    try:
-        config = AutoConfig.from_pretrained(m.path)
-        if m.max_position_embeddings:
-            config.max_position_embeddings = m.max_position_embeddings
-        if m.rope_theta:
-            rope = dict(getattr(config, "rope_parameters", None) or {})
-            if rope or not hasattr(config, "rope_theta"):
-                config.rope_parameters = {**rope, "rope_theta": m.rope_theta}
-            else:
-                config.rope_theta = m.rope_theta
-        dtype = {"auto": torch.bfloat16 if device.startswith("cuda") else torch.float32, "float32": torch.float32,
-                 "bfloat16": torch.bfloat16, "float16": torch.float16}[m.dtype]
-        kwargs = {"attn_implementation": m.attn_implementation} if m.attn_implementation else {}
-        model = AutoModelForCausalLM.from_pretrained(m.path, config=config, dtype=dtype, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(m.path)
-    except (OSError, ValueError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise R1Error(f"cannot load model '{m.path}': {first}") from None
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model.to(device), tokenizer
-
-
 def make_scorer(rewards_cfg: Any) -> tuple[Any, list[str], str | None]:
     """``(score, names, correctness)``: ``score(texts, columns) -> (totals, components)`` from the reward
     registry, the canonical component names, and the component that defines "correct"."""
@@ -102,39 +71,31 @@ class GRPOTrainer:
     """State of one run; :meth:`train` runs it. Build with a resolved :class:`GRPOConfig`."""
 
     def __init__(self, cfg: GRPOConfig):
+        import random
+        from types import SimpleNamespace
+
         import torch
 
         from r1cli.data.io import load_problems
         from r1cli.train.distributed import init_distributed
-        from r1cli.train.optim import build_optimizer, build_scheduler, warmup_steps_for
+        from r1cli.train.engine import build_engine
+        from r1cli.train.grpo_update import micro_steps_per_update
+        from r1cli.train.model_utils import load_for_training
+        from r1cli.train.optim import warmup_steps_for
 
-        self.cfg, g, t = cfg, cfg.grpo, cfg.train
+        self.cfg, g, t, d = cfg, cfg.grpo, cfg.train, cfg.data
+        if t.cpu_threads:
+            torch.set_num_threads(t.cpu_threads)
         self.ctx = init_distributed(t.device)
         if g.prompts_per_step % self.ctx.world_size:
             raise R1Error(f"grpo.prompts_per_step ({g.prompts_per_step}) must be a multiple of the number of "
                           f"processes ({self.ctx.world_size}) so that groups are never split")
+        if not d.path:
+            raise R1Error("no prompts: pass --data FILE (problems JSONL/Parquet/CSV or a hub id)")
+        random.seed(t.seed)
         torch.manual_seed(t.seed)
         self.out = Path(cfg.output_dir)
         self.scorer, self.reward_names, self.correctness = make_scorer(cfg.rewards)
-        self.model, self.tokenizer = load_policy(cfg, self.ctx.device)
-        if t.gradient_checkpointing:
-            self.model.gradient_checkpointing_enable()
-        self.model.train()
-        self.ref = None
-        if g.beta > 0:
-            import copy
-
-            self.ref = copy.deepcopy(self.model).eval().requires_grad_(False)
-        self.optimizer = build_optimizer(self.model, lr=t.learning_rate, weight_decay=t.weight_decay,
-                                         betas=t.adam_betas, eps=t.adam_eps)
-        self.total_updates = t.max_steps * g.iterations * g.mini_batches
-        self.scheduler = build_scheduler(
-            self.optimizer, schedule=t.lr_scheduler, total_steps=self.total_updates,
-            warmup_steps=warmup_steps_for(self.total_updates, t.warmup_ratio, t.warmup_steps),
-            min_lr_ratio=t.min_lr_ratio)
-        if not cfg.data.path:
-            raise R1Error("no prompts: pass --data FILE (problems JSONL/Parquet/CSV or a hub id)")
-        d = cfg.data
         records = load_problems(d.path, split=d.split, problem_field=d.problem_field, answer_field=d.answer_field,
                                 id_field=d.id_field, limit=d.limit)
         order = curriculum_order(records, d.curriculum, d.curriculum_field) if d.curriculum != "none" else None
@@ -142,8 +103,29 @@ class GRPOTrainer:
         self.eval_records = []
         if cfg.eval.path:
             self.eval_records = load_problems(cfg.eval.path, split=cfg.eval.split, problem_field=d.problem_field,
-                                              answer_field=d.answer_field, id_field=d.id_field,
-                                              limit=cfg.eval.limit)
+                                              answer_field=d.answer_field, id_field=d.id_field, limit=cfg.eval.limit)
+        model, self.tokenizer, _ = load_for_training(cfg.model, device=self.ctx.device,
+                                                     gradient_checkpointing=t.gradient_checkpointing)
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.ref = None
+        if g.beta > 0:
+            import copy
+
+            self.ref = copy.deepcopy(model).eval().requires_grad_(False)
+        rows = g.prompts_per_step // self.ctx.world_size * cfg.generation.n
+        self.micro_steps = micro_steps_per_update(rows, g.mini_batches, g.micro_batch_size)
+        total = t.max_steps * g.iterations * g.mini_batches
+        shim = SimpleNamespace(**t.model_dump(), per_device_batch_size=g.micro_batch_size or -(-rows // g.mini_batches),
+                               gradient_accumulation_steps=self.micro_steps)
+        if t.deepspeed and _zero_stage(t.deepspeed) == 3:
+            raise R1Error("train.deepspeed: ZeRO-3 is not supported by r1 grpo (rollouts need the full weights "
+                          "on every rank); use zero2")
+        self.bf16 = self.ctx.device.startswith("cuda") if t.bf16 is None else t.bf16
+        self.engine = build_engine(model, shim, self.ctx, total_steps=total,
+                                   warmup_steps=warmup_steps_for(total, t.warmup_ratio, t.warmup_steps), bf16=self.bf16)
+        self.model = self.engine.module
+        self.uniform = self.ctx.is_distributed or self.engine.kind == "deepspeed"
         self.backend = make_rollout_backend(cfg, self.model, self.tokenizer)
         self.is_level = importance_level(cfg)
         self.norm_len = float(g.norm_len or cfg.generation.max_new_tokens)
@@ -242,10 +224,10 @@ class GRPOTrainer:
         ref = sequence_logprobs(self.ref, batch, temperature=gen.temperature,
                                 micro_batch_size=g.micro_batch_size) if self.ref is not None and batch.size else None
         adv, keep, extra = self._advantages(groups, batch, old, ref)
-        stats = run_updates(self.model, self.optimizer, self.scheduler, batch, adv, keep, g=g,
-                            temperature=gen.temperature, norm_len=self.norm_len, ctx=self.ctx, step=self.step,
-                            old_logp=old, ref_logp=ref if g.kl_placement == "loss" else None,
-                            is_level=self.is_level, seed=t.seed, max_grad_norm=t.max_grad_norm)
+        stats = run_updates(self.engine, batch, adv, keep, g=g, temperature=gen.temperature, norm_len=self.norm_len,
+                            ctx=self.ctx, step=self.step, old_logp=old, ref_logp=ref if g.kl_placement == "loss" else None,
+                            is_level=self.is_level, seed=t.seed,
+                            uniform_micro_steps=self.micro_steps if self.uniform else None)
         self.weights_dirty = self.cfg.generation.backend != "hf"
         return {**stats, **extra}
 
@@ -253,13 +235,13 @@ class GRPOTrainer:
     def train(self) -> dict:
         from r1cli.config.core import to_yaml
         from r1cli.console import err
-        from r1cli.train.checkpoint import load_checkpoint, resolve_resume, save_checkpoint, save_hf_model
+        from r1cli.train.checkpoint import resolve_resume, save_hf_model
         from r1cli.train.logging import MetricsLogger, TrainProgress
 
         cfg, g, t, ctx = self.cfg, self.cfg.grpo, self.cfg.train, self.ctx
-        resume = resolve_resume(t.resume, cfg.output_dir)
+        resume = resolve_resume(cfg.resume, cfg.output_dir)
         if resume is not None:
-            state = load_checkpoint(resume, self.model, self.optimizer, self.scheduler, rank=ctx.rank)
+            state = self.engine.load(resume)
             self.step = state["step"]
             self.sampler.load_state_dict(state["sampler"])
             self._load_ref(state.get("ref_step"))
@@ -305,15 +287,16 @@ class GRPOTrainer:
                                 grad_norm=record["grad_norm"])
                 last = record
                 if t.save_steps and self.step % t.save_steps == 0 and self.step < t.max_steps:
-                    rngs = ctx.all_gather_object(_rng())
-                    save_checkpoint(cfg.output_dir, self.step, self.model, self.tokenizer, self.optimizer,
-                                    self.scheduler, {"sampler": self.sampler.state_dict(), "ref_step": self._ref_step},
-                                    to_yaml(cfg), t.save_total_limit, rng_states=rngs, is_main=ctx.is_main)
+                    self.engine.save(cfg.output_dir, self.step, self.tokenizer,
+                                     {"sampler": self.sampler.state_dict(), "ref_step": self._ref_step},
+                                     to_yaml(cfg), t.save_total_limit)
+        state_dict = self.engine.final_state_dict()
         if ctx.is_main:
-            save_hf_model(self.out, self.model, self.tokenizer, config_yaml=to_yaml(cfg))
+            save_hf_model(self.out / "final", self.model, self.tokenizer, state_dict=state_dict,
+                          config_yaml=to_yaml(cfg))
             if t.plots:
                 self.plot()
-            err.print(f"[green]saved[/green] the trained policy to {self.out}")
+            err.print(f"[green]saved[/green] the trained policy to {self.out / 'final'}")
         ctx.barrier()
         self.backend.close()
         return last
@@ -349,10 +332,16 @@ class GRPOTrainer:
             plot_loss_curve(self.out / "metrics.jsonl", self.out / name, keys=keys, title=f"r1 grpo: {name[:-4]}")
 
 
-def _rng() -> dict:
-    from r1cli.train.checkpoint import capture_rng_state
+def _zero_stage(name: str) -> int:
+    """ZeRO stage of a DeepSpeed config given as ``zero2``/``zero3`` or a JSON path (0 if unreadable)."""
+    import json
 
-    return capture_rng_state()
+    if name in ("zero2", "zero3"):
+        return int(name[-1])
+    try:
+        return int(json.loads(Path(name).read_text()).get("zero_optimization", {}).get("stage", 0))
+    except (OSError, ValueError, AttributeError):
+        return 0
 
 
 def _untie(state: dict) -> dict:
@@ -366,7 +355,7 @@ def _untie(state: dict) -> dict:
 
 
 def run_grpo(cfg: GRPOConfig) -> dict:
-    """Entry point of `r1 grpo`: train, save the policy to ``cfg.output_dir``, return the last metrics."""
+    """Entry point of `r1 grpo`: train, save the policy to ``<output_dir>/final``, return the last metrics."""
     trainer = GRPOTrainer(cfg)
     try:
         return trainer.train()

@@ -86,19 +86,26 @@ def row_slice(batch: TrainBatch, rows: torch.Tensor) -> tuple[dict, int, int]:
     return inputs, start, c1
 
 
-def completion_logits(model: Any, inputs: dict, width: int) -> torch.Tensor:
-    """Logits ``[b, width, V]`` predicting the ``width`` completion tokens of a trimmed batch."""
-    keep_kw = getattr(model, "_r1_keep_kw", None)
+def completion_logits(runner: Any, inputs: dict, width: int) -> torch.Tensor:
+    """Logits ``[b, width, V]`` predicting the ``width`` completion tokens of a trimmed batch.
+
+    ``runner``: a bare model, or an engine (its ``forward`` runs DDP/DeepSpeed and bf16 autocast).
+    Only the last ``width + 1`` positions are projected to the vocabulary when the model supports
+    ``logits_to_keep``.
+    """
+    from r1cli.train.distributed import unwrap_model
+
+    bare = unwrap_model(getattr(runner, "module", runner))
+    keep_kw = getattr(bare, "_r1_keep_kw", None)
     if keep_kw is None:
-        params = inspect.signature(model.forward).parameters
-        keep_kw = "logits_to_keep" if "logits_to_keep" in params else ""
-        try:
-            model._r1_keep_kw = keep_kw
-        except AttributeError:  # pragma: no cover - exotic wrappers
-            pass
-    kwargs = {keep_kw: width + 1} if keep_kw else {}
-    logits = model(**inputs, use_cache=False, **kwargs).logits  # [b, width + 1, V] (or full length)
-    return logits[:, -(width + 1):-1, :]
+        keep_kw = "logits_to_keep" if "logits_to_keep" in inspect.signature(bare.forward).parameters else ""
+        bare._r1_keep_kw = keep_kw
+    kwargs = {"use_cache": False, **({keep_kw: width + 1} if keep_kw else {})}
+    if hasattr(runner, "backward"):  # an engine
+        out = runner.forward({**inputs, **kwargs})
+    else:
+        out = runner(**inputs, **kwargs)
+    return out.logits[:, -(width + 1):-1, :]
 
 
 def micro_batches(rows: list[int], size: int | None) -> list[list[int]]:
@@ -151,121 +158,113 @@ def check_finite(value: float, what: str, step: int) -> None:
                       "train.learning_rate or check the rewards")
 
 
-def _all_reduce_grads(params: list[Any], ctx: Any) -> None:
-    """Sum gradients over ranks in one flat buffer (every rank's loss uses the step's global
-    normalisers, so the sum is the full-batch gradient). Missing grads count as zeros."""
-    import torch
+def micro_steps_per_update(rows_per_rank: int, mini_batches: int, micro_batch_size: int | None) -> int:
+    """Micro-batches of one optimizer step when the rollout is full: ``ceil(rows / m / micro)``.
 
-    if not ctx.is_distributed:
-        return
-    for p in params:
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
-    flat = torch.cat([p.grad.reshape(-1) for p in params])
-    ctx.all_reduce_sum(flat)
-    at = 0
-    for p in params:
-        n = p.grad.numel()
-        p.grad.copy_(flat[at:at + n].view_as(p.grad))
-        at += n
+    Under DDP/DeepSpeed every rank runs exactly this many (padding with empty micro-batches when it
+    holds fewer rows, e.g. after a dynamic-sampling shortfall), so collectives line up.
+    """
+    per_update = -(-rows_per_rank // mini_batches)
+    return max(1, -(-per_update // micro_batch_size)) if micro_batch_size else 1
 
 
-def run_updates(model: Any, optimizer: Any, scheduler: Any, batch: TrainBatch, advantages: torch.Tensor,
-                row_keep: torch.Tensor, *, g: Any, temperature: float, norm_len: float, ctx: Any, step: int,
-                old_logp: torch.Tensor | None = None, ref_logp: torch.Tensor | None = None,
-                is_level: str | None = None, seed: int = 0, max_grad_norm: float | None = None
-                ) -> dict[str, float]:
+def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_keep: torch.Tensor, *, g: Any,
+                temperature: float, norm_len: float, ctx: Any, step: int, old_logp: torch.Tensor | None = None,
+                ref_logp: torch.Tensor | None = None, is_level: str | None = None, seed: int = 0,
+                uniform_micro_steps: int | None = None) -> dict[str, float]:
     """μ passes over ``batch``, each split into ``g.mini_batches`` optimizer steps; return step stats.
 
-    ``advantages[N]``, ``row_keep[N]`` (False rows are masked out of the loss but still count as
-    sequences of the step); ``old_logp``/``ref_logp`` ``[N, C]`` or None (then π_old = the current
-    policy, detached). ``is_level`` turns on importance weights against the rollout engine's log-probs.
-    Stats are token-weighted means over micro-batches (and ranks), plus the last grad norm and lr.
+    ``engine``: :mod:`r1cli.train.engine` (plain, DDP or DeepSpeed) — ``forward``, ``backward(loss,
+    sync)``, ``step() -> grad norm``, ``lr()``. ``advantages[N]``; ``row_keep[N]`` (False rows are masked
+    out of the loss but still count as sequences of the step); ``old_logp``/``ref_logp`` ``[N, C]`` or
+    None (then π_old is the current policy, detached). ``is_level`` turns on importance weights against
+    the rollout engine's log-probs. ``uniform_micro_steps``: run exactly that many micro-batches per
+    optimizer step (empty ones as padding). Each micro-batch loss uses the step's normalisers summed over
+    ranks and is multiplied by the world size, because DDP and ZeRO average gradients over ranks.
+    Stats: token-weighted means over micro-batches and ranks, the last grad norm, lr, the mean loss.
     """
     import torch
 
     from r1cli.rl import aggregate, entropy_from_logits, importance_weights, policy_loss, token_logprobs
-    from r1cli.train.optim import clip_grad_norm, current_lr
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    n = batch.size
+    n, dev = batch.size, batch.input_ids.device
     gen = torch.Generator().manual_seed(seed * 1_000_003 + step)
-    sums: dict[str, float] = {}
-    weights: dict[str, float] = {}
-    grad_norms: list[float] = []
-
-    def add(key: str, value: float, weight: float) -> None:
-        sums[key] = sums.get(key, 0.0) + value * weight
-        weights[key] = weights.get(key, 0.0) + weight
-
     # a fixed key set, so that ranks with no rows this step still reduce the same list
     keys = ["clip_frac_low", "clip_frac_high", "clip_frac_dual", "ratio_mean", "kl_mean", "entropy"]
     if batch.rollout_logp is not None:
         keys += ["logp_gap_mean"] + (["is_weight_mean", "is_clipped_frac"] if is_level else [])
-    for key in keys:
-        sums[key], weights[key] = 0.0, 0.0
+    sums = dict.fromkeys(keys, 0.0)
+    weights = dict.fromkeys(keys, 0.0)
+    grad_norms: list[float] = []
     beta_loss = g.beta if g.kl_placement == "loss" else 0.0
     loss_total = 0.0
+
+    def add(key: str, value: float, weight: float) -> None:
+        sums[key] += value * weight
+        weights[key] += weight
+
     for it in range(g.iterations):
-        order = torch.randperm(n, generator=gen).tolist() if (g.iterations > 1 or g.mini_batches > 1) else list(range(n))
+        shuffle = g.iterations > 1 or g.mini_batches > 1
+        order = torch.randperm(n, generator=gen).tolist() if shuffle else list(range(n))
         chunks = [order[k * n // g.mini_batches:(k + 1) * n // g.mini_batches] for k in range(g.mini_batches)]
         for chunk in chunks:
-            idx_all = torch.tensor(chunk, dtype=torch.long, device=batch.input_ids.device)
+            idx_all = torch.tensor(chunk, dtype=torch.long, device=dev)
             mask_all = batch.completion_mask[idx_all] & row_keep[idx_all].unsqueeze(1)
-            tokens_in_step = ctx.all_reduce_sum(float(mask_all.sum()))
-            seqs_in_step = ctx.all_reduce_sum(float(len(chunk)))
-            for rows in micro_batches(chunk, g.micro_batch_size):
-                idx = torch.tensor(rows, dtype=torch.long, device=batch.input_ids.device)
+            tokens_in_step = ctx.all_reduce_sum(float(mask_all.sum())) or None
+            seqs_in_step = ctx.all_reduce_sum(float(len(chunk))) or None
+            runs: list[list[int] | None] = list(micro_batches(chunk, g.micro_batch_size))
+            if uniform_micro_steps is not None:
+                if len(runs) > uniform_micro_steps:
+                    raise R1Error(f"internal: {len(runs)} micro-batches for {uniform_micro_steps} micro-steps")
+                runs += [None] * (uniform_micro_steps - len(runs))
+            for k, rows in enumerate(runs):
+                sync = k == len(runs) - 1
+                if rows is None:  # padding micro-step: a zero loss that still touches every parameter
+                    dummy = {"input_ids": batch.input_ids[:1, -1:] if n else torch.zeros((1, 1), dtype=torch.long,
+                                                                                            device=dev)}
+                    engine.backward(engine.forward(dummy).logits.sum() * 0.0, sync=sync)
+                    continue
+                idx = torch.tensor(rows, dtype=torch.long, device=dev)
                 inputs, _, c1 = row_slice(batch, idx)
-                logits = completion_logits(model, inputs, c1)  # [b, c1, V]
+                logits = completion_logits(engine, inputs, c1)  # [b, c1, V]
                 logp = token_logprobs(logits, batch.completion_ids[idx, :c1], temperature=temperature)
                 mask = batch.completion_mask[idx, :c1] & row_keep[idx].unsqueeze(1)  # [b, c1]
                 old = old_logp[idx, :c1] if old_logp is not None else logp.detach()
                 ref = ref_logp[idx, :c1] if ref_logp is not None else None
                 isw = None
-                if batch.rollout_logp is not None and it == 0:
-                    w, is_stats = importance_weights(old, batch.rollout_logp[idx, :c1], mask,
-                                                     level=is_level or "token", mode=g.importance_sampling_mode,
-                                                     threshold=g.importance_sampling_max,
-                                                     threshold_low=g.importance_sampling_min)
-                    ntok = float(mask.sum())
-                    add("logp_gap_mean", is_stats["logp_gap_mean"], ntok)
-                    if is_level:
-                        isw = w
-                        add("is_weight_mean", is_stats["is_weight_mean"], ntok)
-                        add("is_clipped_frac", is_stats["is_clipped_frac"], ntok)
-                elif is_level and batch.rollout_logp is not None:
-                    isw, _ = importance_weights(old, batch.rollout_logp[idx, :c1], mask, level=is_level,
+                if batch.rollout_logp is not None and (it == 0 or is_level):
+                    w, ist = importance_weights(old, batch.rollout_logp[idx, :c1], mask, level=is_level or "token",
                                                 mode=g.importance_sampling_mode, threshold=g.importance_sampling_max,
                                                 threshold_low=g.importance_sampling_min)
+                    ntok = float(mask.sum())
+                    if it == 0:
+                        add("logp_gap_mean", ist["logp_gap_mean"], ntok)
+                        if is_level:
+                            add("is_weight_mean", ist["is_weight_mean"], ntok)
+                            add("is_clipped_frac", ist["is_clipped_frac"], ntok)
+                    isw = w if is_level else None
                 loss, st = policy_loss(
                     logp, old, advantages[idx], mask, clip_low=g.clip_low, clip_high=g.clip_high,
                     dual_clip=g.dual_clip, level=g.ratio_level, ref_logp=ref, beta=beta_loss, kl=g.kl,
-                    agg=g.loss_agg, norm_len=norm_len, tokens_in_step=tokens_in_step or None,
-                    seqs_in_step=seqs_in_step, is_weights=isw)
+                    agg=g.loss_agg, norm_len=norm_len, tokens_in_step=tokens_in_step, seqs_in_step=seqs_in_step,
+                    is_weights=isw)
                 ent = entropy_from_logits(logits if g.entropy_coef else logits.detach(), temperature=temperature)
                 if g.entropy_coef:
                     loss = loss - g.entropy_coef * aggregate(ent, mask, g.loss_agg, norm_len=norm_len,
-                                                             tokens_in_step=tokens_in_step or None,
-                                                             seqs_in_step=seqs_in_step)
-                loss.backward()
+                                                             tokens_in_step=tokens_in_step, seqs_in_step=seqs_in_step)
+                engine.backward(loss * ctx.world_size, sync=sync)
                 loss_total += float(loss.detach())
                 ntok = st["num_tokens"]
-                ent_mean = float((ent.detach() * mask).sum()) / max(ntok, 1.0)
                 for key in ("clip_frac_low", "clip_frac_high", "clip_frac_dual", "ratio_mean", "kl_mean"):
                     add(key, st[key], ntok)
-                add("entropy", ent_mean, ntok)
-            _all_reduce_grads(params, ctx)
-            grad_norms.append(clip_grad_norm(params, max_grad_norm))
+                add("entropy", float((ent.detach() * mask).sum()) / max(ntok, 1.0), ntok)
+            grad_norms.append(engine.step())
             check_finite(grad_norms[-1], "gradient norm", step)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
     num = ctx.all_reduce_sum([sums[k] for k in keys])
     den = ctx.all_reduce_sum([weights[k] for k in keys])
     out = {k: (a / b if b else 0.0) for k, a, b in zip(keys, num, den, strict=True)}
     out["loss"] = ctx.all_reduce_sum(loss_total) / max(1, g.iterations * g.mini_batches)
     out["grad_norm"] = grad_norms[-1] if grad_norms else 0.0
-    out["lr"] = current_lr(optimizer)
+    out["lr"] = engine.lr()
     out["optimizer_steps"] = len(grad_norms)
     return out

@@ -9,10 +9,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from r1cli.train.distributed import DistributedContext  # noqa: E402
+from r1cli.train.engine import TorchEngine  # noqa: E402
 from r1cli.train.grpo_update import (  # noqa: E402
     build_batch,
     fill_none_rewards,
     micro_batches,
+    micro_steps_per_update,
     row_slice,
     run_updates,
     sequence_logprobs,
@@ -80,12 +82,16 @@ def _cfg(**kw):
     return SimpleNamespace(**base)
 
 
-def _update(model, batch, adv, keep, **kw):
-    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+def _engine(model, lr=1.0):
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    return TorchEngine(model, opt, sched, DistributedContext(), bf16=False, max_grad_norm=None)
+
+
+def _update(model, batch, adv, keep, uniform=None, **kw):
     before = [p.detach().clone() for p in model.parameters()]
-    stats = run_updates(model, opt, sched, batch, adv, keep, g=_cfg(**kw), temperature=1.0, norm_len=8.0,
-                        ctx=DistributedContext(), step=0, max_grad_norm=None)
+    stats = run_updates(_engine(model), batch, adv, keep, g=_cfg(**kw), temperature=1.0, norm_len=8.0,
+                        ctx=DistributedContext(), step=0, uniform_micro_steps=uniform)
     return [b - p.detach() for b, p in zip(before, model.parameters(), strict=True)], stats  # = lr * grad
 
 
@@ -99,6 +105,21 @@ def test_micro_batching_gives_the_same_update(tiny_model_factory, agg):
     for a, b in zip(whole, split, strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
     assert stats["optimizer_steps"] == 1
+
+
+def test_padding_micro_steps_change_nothing(tiny_model_factory):
+    batch = build_batch(PROMPTS, COMPS, pad_id=0)
+    adv, keep = torch.tensor([1.0, -0.5, 0.25, -1.0]), torch.ones(4, dtype=torch.bool)
+    plain, _ = _update(tiny_model_factory(6), batch, adv, keep, micro_batch_size=2)
+    padded, _ = _update(tiny_model_factory(6), batch, adv, keep, micro_batch_size=2, uniform=5)  # 2 real + 3 empty
+    for a, b in zip(plain, padded, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-7, rtol=0)
+
+
+def test_micro_steps_per_update():
+    assert micro_steps_per_update(64, 2, 8) == 4  # 32 rows per update / 8
+    assert micro_steps_per_update(60, 4, 8) == 2  # 15 rows per update -> ceil(15 / 8)
+    assert micro_steps_per_update(64, 2, None) == 1
 
 
 def test_masked_row_equals_removed_row_under_token_mean(tiny_model_factory):
@@ -124,11 +145,9 @@ def test_mu_and_mini_batches_take_several_steps_with_frozen_old_logprobs(tiny_mo
     model = tiny_model_factory(4)
     batch = build_batch(PROMPTS, COMPS, pad_id=0)
     old = sequence_logprobs(model, batch, temperature=1.0, micro_batch_size=None)
-    opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-    stats = run_updates(model, opt, sched, batch, torch.tensor([1.0, -1.0, 1.0, -1.0]), torch.ones(4, dtype=torch.bool),
-                        g=_cfg(iterations=2, mini_batches=2), temperature=1.0, norm_len=8.0, ctx=DistributedContext(),
-                        step=0, old_logp=old, max_grad_norm=None)
+    stats = run_updates(_engine(model, 0.5), batch, torch.tensor([1.0, -1.0, 1.0, -1.0]),
+                        torch.ones(4, dtype=torch.bool), g=_cfg(iterations=2, mini_batches=2), temperature=1.0,
+                        norm_len=8.0, ctx=DistributedContext(), step=0, old_logp=old)
     assert stats["optimizer_steps"] == 4  # μ = 2 passes × 2 mini-batches
     assert stats["ratio_mean"] != 1.0  # later steps see π_θ ≠ π_old
 
