@@ -200,13 +200,31 @@ class GradingPool:
         answered ``timeout_s + grace_s`` seconds after it was sent gets its worker killed.
         """
         n = len(arglist)
-        results: list[ItemResult | None] = [None] * n
         if n == 0:
             return []
         limit = self.size if max_workers is None else max(1, min(self.size, max_workers))
-        workers = self._ensure(min(limit, n))
+        try:
+            results = self._run(fn, arglist, timeout_s, self._ensure(min(limit, n)), timeout_s + grace_s)
+        except BaseException:  # Ctrl-C or a bug: workers still busy would answer the next call
+            for worker in list(self._workers):
+                if worker.busy is not None:
+                    worker.busy = None
+                    self._replace(worker)
+            raise
+        self.stats.items += n
+        return results
+
+    def _run(
+        self,
+        fn: Callable[..., Any],
+        arglist: Sequence[tuple],
+        timeout_s: float,
+        workers: list[_Worker],
+        hard: float,
+    ) -> list[ItemResult]:
+        n = len(arglist)
+        results: list[ItemResult | None] = [None] * n
         pending = deque(range(n))
-        hard = timeout_s + grace_s
         remaining = n
         send_failures = 0
         while remaining:
@@ -258,7 +276,6 @@ class GradingPool:
                     self._replace(worker)
                     remaining -= 1
             workers = self._workers[: len(workers)]
-        self.stats.items += n
         return results  # type: ignore[return-value]
 
 
