@@ -46,6 +46,7 @@ def in_band(p: float, lo: float, hi: float, inclusive: bool) -> bool:
 
 
 def difficulty_rows(rows: list[Row], *, backend: Any = None, k: int = 8, reward: Any = "accuracy",
+                    reward_params: dict[str, Any] | None = None,
                     min_pass_rate: float = 0.0, max_pass_rate: float = 1.0, inclusive: bool = False,
                     temperature: float = 0.6, top_p: float = 0.95, max_new_tokens: int = 32768,
                     seed: int = 0, prompt_template: str = R1_PROMPT, chat: bool = True,
@@ -62,7 +63,7 @@ def difficulty_rows(rows: list[Row], *, backend: Any = None, k: int = 8, reward:
         raise R1Error(f"difficulty: band [{min_pass_rate}, {max_pass_rate}] must satisfy 0 <= min <= max <= 1")
     if "{problem}" not in prompt_template:
         raise R1Error("difficulty.prompt_template: must contain {problem}")
-    fn = resolve_reward(reward)
+    fn = resolve_reward(reward, reward_params)
     params = SamplingParams(n=k, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
                             seed=seed)
 

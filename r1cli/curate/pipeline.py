@@ -7,9 +7,9 @@ is an R1Error with "did you mean"):
 - ``dedup``: field, methods (exact/minhash/embedding), strip_digits, ngram, num_perm, threshold,
   bands, rows_per_band, seed, embedding_model, embedding_threshold, embedding_batch_size
 - ``decontam``: benchmarks, ngram, field, strip_digits, benchmark_field
-- ``verify``: reward, solution_field, min_reward, drop_unverifiable
-- ``difficulty``: backend (object; default: ``run_curate(backend=...)``), k, reward, min_pass_rate,
-  max_pass_rate, inclusive, temperature, top_p, max_new_tokens, seed, prompt_template, chat,
+- ``verify``: reward, reward_params, solution_field, min_reward, drop_unverifiable
+- ``difficulty``: backend (object; default: ``run_curate(backend=...)``), k, reward, reward_params,
+  min_pass_rate, max_pass_rate, inclusive, temperature, top_p, max_new_tokens, seed, prompt_template, chat,
   cache_path (default ``<output_dir>/difficulty_samples.jsonl``), batch_size
 - ``length``: tokenizer (path or object; default: ``run_curate(tokenizer=...)``), field, min_tokens,
   max_tokens

@@ -7,7 +7,8 @@ against ``answer`` with Math-Verify; every other column of the row is passed alo
 reward contract allows). Kept when the score is ``>= min_reward``; removed when lower.
 A score of ``None`` ("cannot judge", e.g. a gold answer that does not parse) or a missing gold
 answer removes the row when ``drop_unverifiable`` (the default), else keeps it. Rows without a
-solution pass through untouched.
+solution pass through untouched. ``reward_params`` go to the reward's factory (e.g. the judge's
+model for ``reward="judge"``, where the registry has one).
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from r1cli.curate.rows import Row, StepResult, mark_removed, reward_columns
 SOLUTION_FIELDS = ("solution", "trace", "generation", "completion")
 
 
-def resolve_reward(reward: str | Callable[..., list[float | None]]) -> Callable[..., list]:
-    """A reward name from ``r1cli.rewards`` (imported lazily) or a ready callable."""
+def resolve_reward(reward: str | Callable[..., list[float | None]],
+                   params: dict[str, Any] | None = None) -> Callable[..., list]:
+    """A reward name from ``r1cli.rewards`` (imported lazily; ``params`` go to its factory) or a callable."""
     if callable(reward):
         return reward
     from r1cli.rewards import get_reward
 
-    return get_reward(reward)
+    return get_reward(reward, **(params or {}))
 
 
 def _solution_of(row: Row, field: str | None) -> str | None:
@@ -38,10 +40,11 @@ def _solution_of(row: Row, field: str | None) -> str | None:
     return None
 
 
-def verify_rows(rows: list[Row], *, reward: Any = "accuracy", solution_field: str | None = None,
-                min_reward: float = 1.0, drop_unverifiable: bool = True) -> StepResult:
+def verify_rows(rows: list[Row], *, reward: Any = "accuracy", reward_params: dict[str, Any] | None = None,
+                solution_field: str | None = None, min_reward: float = 1.0,
+                drop_unverifiable: bool = True) -> StepResult:
     """Score every row's reference solution against ``answer`` (see the module docstring)."""
-    fn = resolve_reward(reward)
+    fn = resolve_reward(reward, reward_params)
     name = reward if isinstance(reward, str) else getattr(reward, "__name__", "reward")
     todo: list[int] = []
     for i, row in enumerate(rows):
