@@ -10,6 +10,7 @@ import typer
 
 from r1cli import __version__
 from r1cli.commands import data, demo, init_model, presets, slurm, stubs
+from r1cli.commands import curate as curate_cmd
 from r1cli.commands import distill as distill_cmd
 from r1cli.commands import eval as eval_cmd
 from r1cli.commands import sample as sample_cmd
@@ -22,7 +23,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-app.command("curate", help="Build reasoning data: mix, dedup, decontaminate, verify, filter by difficulty.")(stubs.curate)
+app.command("curate", help="Build reasoning data: mix, dedup, decontaminate, verify, filter by difficulty.")(curate_cmd.curate)
 app.command("distill", help="A teacher writes chains of thought; keep only verified ones as SFT data.")(distill_cmd.distill)
 app.command("sft", help="Supervised fine-tuning on chains of thought (packing, long context).")(stubs.sft)
 app.command("grpo", help="RL from verifiable rewards: GRPO, DAPO, Dr. GRPO, RLOO.")(stubs.grpo)

@@ -9,10 +9,6 @@ from r1cli.commands.common import not_implemented
 _ctx = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
-def curate(ctx: typer.Context) -> None:
-    not_implemented("curate", 8)
-
-
 def sft(ctx: typer.Context) -> None:
     not_implemented("sft", 6)
 

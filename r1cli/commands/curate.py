@@ -1,0 +1,60 @@
+"""`r1 curate`: mix, normalize, dedup, decontaminate, verify, filter by difficulty and length."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from r1cli.commands.common import (
+    ConfigOpt,
+    OutputDirOpt,
+    PresetOpt,
+    PrintConfigOpt,
+    SetOpt,
+    build_config,
+    save_config,
+)
+from r1cli.config.curate import CurateConfig
+
+
+def curate(
+    data: Annotated[Optional[list[str]], typer.Option("--data", "-d", help="Input file or hub id (repeatable).")] = None,
+    weight: Annotated[Optional[list[float]], typer.Option(help="Share of each --data kept, in order (repeatable).")] = None,
+    steps: Annotated[Optional[str], typer.Option(help="Comma list, run in order: normalize,dedup,decontam,verify,difficulty,length.")] = None,
+    benchmarks: Annotated[Optional[str], typer.Option(help="decontam: benchmark names or files, comma separated.")] = None,
+    problem_field: Annotated[Optional[str], typer.Option(help="Problem field of every --data.")] = None,
+    answer_field: Annotated[Optional[str], typer.Option(help="Answer field of every --data.")] = None,
+    tokenizer: Annotated[Optional[str], typer.Option(help="Tokenizer for the length step and histograms.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="difficulty: the model that samples.")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="difficulty: hf, vllm or openai.")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="difficulty with openai: server URL.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of mixing and sampling.")] = None,
+    output_dir: OutputDirOpt = None,
+    preset: PresetOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    print_config: PrintConfigOpt = False,
+) -> None:
+    """Curate problems into kept.jsonl / removed.jsonl with stats.json and report.md (resumable)."""
+    from r1cli.errors import R1Error
+
+    inputs = None
+    if data:
+        if weight and len(weight) != len(data):
+            raise R1Error(f"--weight given {len(weight)} times for {len(data)} --data inputs; give one per input")
+        fields = {k: v for k, v in (("problem_field", problem_field), ("answer_field", answer_field)) if v}
+        inputs = [{"path": p, "weight": (weight[i] if weight else 1.0), **fields} for i, p in enumerate(data)]
+    flags = {
+        "inputs": inputs, "steps": [s.strip() for s in steps.split(",") if s.strip()] if steps else None,
+        "params.decontam.benchmarks": [b.strip() for b in benchmarks.split(",")] if benchmarks else None,
+        "tokenizer": tokenizer, "model.path": model, "generation.backend": backend,
+        "generation.base_url": base_url, "seed": seed, "output_dir": output_dir,
+    }
+    cfg = build_config(CurateConfig, "curate", preset=preset, config=config, sets=set_, flags=flags,
+                       print_config=print_config)
+    save_config(cfg, Path(cfg.output_dir))
+    from r1cli.curate_run import run_curate_from_config
+
+    run_curate_from_config(cfg)

@@ -1,0 +1,41 @@
+"""Config -> curate engine: maps `CurateConfig` onto `r1cli.curate.run_curate`."""
+
+from __future__ import annotations
+
+import json
+
+from r1cli.config.curate import CurateConfig
+from r1cli.console import err, out
+from r1cli.errors import R1Error
+
+
+def run_curate_from_config(cfg: CurateConfig) -> dict:
+    from r1cli.curate import InputSpec, StepSpec, run_curate
+
+    if not cfg.inputs:
+        raise R1Error("r1 curate needs at least one input: --data FILE (repeatable) or inputs: in a config")
+    unknown = sorted(set(cfg.params) - set(cfg.steps))
+    if unknown:
+        raise R1Error(f"params.{unknown[0]} is set but '{unknown[0]}' is not among the steps "
+                      f"({', '.join(cfg.steps)}); add it to --steps or drop its params")
+    inputs = [InputSpec(**i.model_dump()) for i in cfg.inputs]
+    steps = [StepSpec(name, dict(cfg.params.get(name, {}))) for name in cfg.steps]
+    backend = None
+    if "difficulty" in cfg.steps:
+        from r1cli.generation import backend_from_config
+
+        g = cfg.generation  # its sampling settings are the difficulty step's defaults
+        spec = next(s for s in steps if s.name == "difficulty")
+        spec.params = {"k": g.n, "temperature": g.temperature, "top_p": g.top_p,
+                       "max_new_tokens": g.max_new_tokens, "seed": g.seed or 0, **spec.params}
+        if "backend" not in spec.params:
+            backend = backend_from_config(g, cfg.model)
+    try:
+        stats = run_curate(inputs, steps, cfg.output_dir, seed=cfg.seed, backend=backend,
+                           tokenizer=cfg.tokenizer, log=lambda line: err.print(line))
+    finally:
+        if backend is not None:
+            backend.close()
+    err.print(f"[green]wrote[/green] {cfg.output_dir}/kept.jsonl, removed.jsonl, stats.json, report.md")
+    out.print(json.dumps({"kept": stats["kept"], "removed": stats["removed"], "removed_by": stats["removed_by"]}))
+    return stats
