@@ -106,21 +106,28 @@ def _render(tokenizer: Any, messages: list[dict], generation_prompt: bool) -> st
 
 def assistant_spans(tokenizer: Any, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
     """The rendered conversation and the ``[start, end)`` character spans of assistant turns."""
-    full = _render(tokenizer, messages, False)
+    cache: dict[tuple[int, bool], str] = {}
+
+    def render(k: int, gen: bool) -> str:  # messages[:k]; each prefix is rendered once
+        if (k, gen) not in cache:
+            cache[(k, gen)] = _render(tokenizer, messages[:k], gen)
+        return cache[(k, gen)]
+
+    full = render(len(messages), False)
     spans: list[tuple[int, int]] = []
     for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
-        prefix = _render(tokenizer, messages[:i], True)  # what the model sees before answering
-        upto = _render(tokenizer, messages[: i + 1], False)
+        prefix = render(i, True)  # what the model sees before answering
+        upto = render(i + 1, False)
         if not (full.startswith(upto) and upto.startswith(prefix)):
             break  # the template rewrites history (e.g. drops earlier <think> blocks)
         spans.append((len(prefix), len(upto)))
     else:
         return full, spans
     last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
-    prefix = _render(tokenizer, messages[:last], True)
-    upto = _render(tokenizer, messages[: last + 1], False)
+    prefix = render(last, True)
+    upto = render(last + 1, False)
     if not upto.startswith(prefix):
         raise R1Error("the chat template does not render the generation prompt as a prefix of the "
                       "assistant turn, so the assistant tokens cannot be found; use a ChatML template")
@@ -136,25 +143,42 @@ def _trim_to_end_of_turn(text: str, start: int, end: int, eot: str | None) -> tu
     return start, end
 
 
-def tokenize_record(tokenizer: Any, messages: list[dict], *, end_of_turn: str | None = None) -> Tokenized:
-    """Token ids and assistant-only loss mask of one conversation (see the module docstring)."""
-    text, spans = assistant_spans(tokenizer, messages)
-    ids: list[int] = []
-    mask: list[int] = []
+def _segments(text: str, spans: list[tuple[int, int]], end_of_turn: str | None) -> list[tuple[str, int]]:
+    """Cut ``text`` into ``(piece, is_assistant)`` pieces at the assistant spans."""
+    out: list[tuple[str, int]] = []
     pos = 0
     for start, end in spans:
         start, end = _trim_to_end_of_turn(text, start, end, end_of_turn)
-        for seg, flag in ((text[pos:start], 0), (text[start:end], 1)):
-            if seg:
-                seg_ids = tokenizer(seg, add_special_tokens=False)["input_ids"]
-                ids.extend(seg_ids)
-                mask.extend([flag] * len(seg_ids))
+        out += [(piece, flag) for piece, flag in ((text[pos:start], 0), (text[start:end], 1)) if piece]
         pos = end
     if pos < len(text):
-        tail = tokenizer(text[pos:], add_special_tokens=False)["input_ids"]
-        ids.extend(tail)
-        mask.extend([0] * len(tail))
-    return Tokenized(ids, mask)
+        out.append((text[pos:], 0))
+    return out
+
+
+def encode_pieces(tokenizer: Any, pieces: list[str]) -> list[list[int]]:
+    """Token ids of each text piece, without special-token additions (one batched call)."""
+    if not pieces:
+        return []
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:  # fast tokenizers: Rust batch encode, no per-call Python overhead
+        return [e.ids for e in backend.encode_batch(pieces, add_special_tokens=False)]
+    return list(tokenizer(pieces, add_special_tokens=False)["input_ids"])
+
+
+def _assemble(pieces: list[tuple[str, int]], ids: list[list[int]]) -> Tokenized:
+    input_ids: list[int] = []
+    mask: list[int] = []
+    for (_, flag), seg in zip(pieces, ids, strict=True):
+        input_ids += seg
+        mask += [flag] * len(seg)
+    return Tokenized(input_ids, mask)
+
+
+def tokenize_record(tokenizer: Any, messages: list[dict], *, end_of_turn: str | None = None) -> Tokenized:
+    """Token ids and assistant-only loss mask of one conversation (see the module docstring)."""
+    pieces = _segments(*assistant_spans(tokenizer, messages), end_of_turn)
+    return _assemble(pieces, encode_pieces(tokenizer, [p for p, _ in pieces]))
 
 
 def end_of_turn_text(tokenizer: Any) -> str | None:
@@ -195,24 +219,32 @@ def tokenize_dataset(records: list[dict], tokenizer: Any, *, max_length: int, tr
     eot = end_of_turn_text(tokenizer)
     stats = TokenizeStats()
     out: list[Tokenized] = []
-    for i, rec in enumerate(records):
-        stats.total += 1
-        msgs = record_messages(rec, messages_field=messages_field, prompt_field=prompt_field,
-                               completion_field=completion_field, system_prompt=system_prompt,
-                               where=f"{source} record {i + 1}")
-        ex = tokenize_record(tokenizer, msgs, end_of_turn=eot)
-        if len(ex) > max_length:
-            if truncation == "drop":
-                stats.dropped_too_long += 1
+    chunk = 1024  # render + batch-encode this many records at a time
+    for lo in range(0, len(records), chunk):
+        per_record = []
+        for i in range(lo, min(lo + chunk, len(records))):
+            msgs = record_messages(records[i], messages_field=messages_field, prompt_field=prompt_field,
+                                   completion_field=completion_field, system_prompt=system_prompt,
+                                   where=f"{source} record {i + 1}")
+            per_record.append(_segments(*assistant_spans(tokenizer, msgs), eot))
+        flat = encode_pieces(tokenizer, [p for pieces in per_record for p, _ in pieces])
+        k = 0
+        for pieces in per_record:
+            ex = _assemble(pieces, flat[k:k + len(pieces)])
+            k += len(pieces)
+            stats.total += 1
+            if len(ex) > max_length:
+                if truncation == "drop":
+                    stats.dropped_too_long += 1
+                    continue
+                ex = Tokenized(ex.input_ids[:max_length], ex.loss_mask[:max_length])
+                stats.truncated += 1
+            # the first token is never a target (nothing predicts it), so it does not count
+            if sum(ex.loss_mask[1:]) == 0:
+                stats.dropped_no_loss_tokens += 1
                 continue
-            ex = Tokenized(ex.input_ids[:max_length], ex.loss_mask[:max_length])
-            stats.truncated += 1
-        # the first token is never a target (nothing predicts it), so it does not count
-        if sum(ex.loss_mask[1:]) == 0:
-            stats.dropped_no_loss_tokens += 1
-            continue
-        stats.kept += 1
-        stats.tokens += len(ex)
-        stats.loss_tokens += sum(ex.loss_mask[1:])
-        out.append(ex)
+            stats.kept += 1
+            stats.tokens += len(ex)
+            stats.loss_tokens += sum(ex.loss_mask[1:])
+            out.append(ex)
     return out, stats
