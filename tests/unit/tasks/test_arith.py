@@ -107,3 +107,27 @@ def test_knob_validation_and_exhaustion():
     # one-digit pairs: 10*10 sums + 55 non-negative differences = 155 distinct problems < 1000
     with pytest.raises(R1Error, match="distinct problems"):
         ArithTask(max_digits=1, max_operands=2).generate(1000, 0)
+
+
+def test_every_step_of_every_trace_is_true_except_the_slip():
+    task = ArithTask(ops="+-*", max_operands=4, allow_negative=True)
+
+    def true(step: str) -> bool:  # "12+34=46" or "-3+5=2"
+        left, value = step.rstrip(".").split("=")
+        return solve_steps(*_split(left))[-1][3] == int(value)
+
+    def _split(expr: str) -> tuple[list[int], list[str]]:
+        sign = -1 if expr.startswith("-") else 1
+        body = expr[1:] if sign < 0 else expr
+        op = next(o for o in "+-*" if o in body)
+        a, b = body.split(op, 1)
+        return [sign * int(a), int(b)], [op]
+
+    for r in task.generate(300, seed=11):
+        trace = task.teacher(r, random.Random(r["id"]))
+        for line in trace.split("<think>\n")[1].split("\n</think>")[0].splitlines():
+            if "Wait, " in line:
+                wrong, right = line.split(" Wait, ")
+                assert not true(wrong) and true(right)
+            else:
+                assert true(line), (r, line)

@@ -101,3 +101,28 @@ def test_knobs_are_validated():
         get_task("countdown", min_numbers=5, max_numbers=4)
     task = get_task("countdown", min_numbers=4, max_numbers=4, max_target=50)
     assert all(len(r["numbers"]) == 4 and r["target"] <= 50 for r in task.generate(50, 0))
+
+
+def _true_step(line: str) -> bool:
+    """'7-3=4. Left: 5 4.' -> 7-3 == 4; exact for division."""
+    from fractions import Fraction
+
+    left, _, rest = line.partition("=")
+    value = rest.split(".")[0]
+    a, op, b = next(left.partition(o) for o in "+-*/" if o in left)
+    x, y = Fraction(int(a)), Fraction(int(b))
+    exact = {"+": x + y, "-": x - y, "*": x * y, "/": x / y}[op]
+    return exact == int(value)
+
+
+def test_every_step_of_every_trace_is_true_except_the_slip():
+    task = CountdownTask()
+    for r in task.generate(300, seed=11):
+        trace = task.teacher(r, random.Random(r["id"]))
+        body = trace.split("<think>\n")[1].split("\n</think>")[0].splitlines()[1:]  # skip "Target N."
+        for line in body:
+            if "Wait, " in line:
+                wrong, right = line.split(" Wait, ")
+                assert not _true_step(wrong) and _true_step(right)
+            else:
+                assert _true_step(line), (r, line)
