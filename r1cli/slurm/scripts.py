@@ -226,8 +226,10 @@ def train_script(job: SlurmJob) -> str:
     lines += [
         "",
         _rule("rendezvous: the first node of the allocation hosts it"),
-        'HEAD_NODE=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
-        'HEAD_ADDR=$(getent ahostsv4 "$HEAD_NODE" | awk \'NR==1{print $1}\')',
+        "# (awk, not head: head would close the pipe early and pipefail would end the job)",
+        'HEAD_NODE=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | awk \'NR==1\')',
+        "# Its IPv4 address when the name resolves, else the name itself.",
+        'HEAD_ADDR=$(getent ahostsv4 "$HEAD_NODE" | awk \'NR==1{print $1}\' || true)',
         'HEAD_ADDR=${HEAD_ADDR:-$HEAD_NODE}',
         "# A port derived from the job id, so two jobs sharing a node do not collide.",
         f"MASTER_PORT=${{MASTER_PORT:-{port}}}",
@@ -268,7 +270,7 @@ def train_script(job: SlurmJob) -> str:
 
 def _shard_commands(job: SlurmJob, shard: str) -> list[str]:
     if job.command == "curate":
-        return [f'"$R1_PYTHON" -m r1cli.slurm_curate shard "{shard}" -- {_quote(job.args)}']
+        return [f'"$R1_PYTHON" -m r1cli.slurm.curate shard "{shard}" -- {_quote(job.args)}']
     return [f'"$R1_PYTHON" -m r1cli {r1_command_line(job)} --shard "{shard}"']
 
 
@@ -293,7 +295,7 @@ def merge_script(job: SlurmJob) -> str:
         # The rest of the curate run reloads the generation backend (it samples nothing new), so the
         # merge job keeps the array's GPUs.
         body = [_rule(f"merge the {k} difficulty-sample shards, then finish the curate run from them"),
-                f'"$R1_PYTHON" -m r1cli.slurm_curate merge {k} -- {_quote(job.args)}',
+                f'"$R1_PYTHON" -m r1cli.slurm.curate merge {k} -- {_quote(job.args)}',
                 f'"$R1_PYTHON" -m r1cli {r1_command_line(job)}']
         gpus = True
     else:
