@@ -47,6 +47,10 @@ def eval_(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N problems.")] = None,
     samples: Annotated[Path | None, typer.Option("--samples", help="Re-grade this samples.jsonl (no generation).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")] = False,
+    shard: Annotated[str | None, typer.Option("--shard", help="i/k: only sample shard i of k (0-based), for job "
+                                              "arrays; grade later with --merge-shards k.")] = None,
+    merge_shards: Annotated[int | None, typer.Option("--merge-shards", min=1, help="Join the K shard files of "
+                                                     "each benchmark, then grade.")] = None,
     output_dir: OutputDirOpt = None,
     preset: PresetOpt = None,
     config: ConfigOpt = None,
@@ -59,7 +63,8 @@ def eval_(
         given = {"--model": model, "--backend": backend, "--base-url": base_url, "--n": n, "--temperature": temperature,
                  "--top-p": top_p, "--max-new-tokens": max_new_tokens, "--data": data, "--limit": limit,
                  "--samples": samples, "--output-dir": output_dir, "--preset": preset, "--config": config,
-                 "--set": sets or None, "--print-config": print_config or None}
+                 "--set": sets or None, "--print-config": print_config or None, "--shard": shard,
+                 "--merge-shards": merge_shards}
         extra = [flag for flag, value in given.items() if value is not None]
         if extra:
             raise R1Error(f"r1 eval compare takes run directories and --json only, not {extra[0]}")
@@ -75,11 +80,19 @@ def eval_(
                "data.limit": limit, "samples": samples, "output_dir": output_dir},
     )
     from r1cli.eval.report import print_results
-    from r1cli.eval.runner import check_config, run_eval
+    from r1cli.eval.runner import check_config, merge_eval_shards, run_eval
 
     check_config(cfg)
+    if shard is not None and merge_shards is not None:
+        raise R1Error("--shard (sample one shard) and --merge-shards (join and grade them) are separate runs")
     save_config(cfg, cfg.output_dir)
-    print_results(run_eval(cfg), as_json=as_json)
+    if shard is not None:
+        from r1cli.generation.sampler import parse_shard
+
+        run_eval(cfg, shard=parse_shard(shard))
+        return
+    results = merge_eval_shards(cfg, merge_shards) if merge_shards is not None else run_eval(cfg)
+    print_results(results, as_json=as_json)
 
 
 def compare(dirs: list[str], *, as_json: bool = False) -> None:

@@ -100,19 +100,39 @@ def make_backend(cfg: EvalConfig) -> Any:
     return backend_from_config(cfg.generation, cfg.model)
 
 
-def generate_benchmark(bench: Benchmark, cfg: EvalConfig, backend: Any, out_dir: Path) -> dict[str, Any]:
-    """Sample (resuming ``samples.jsonl``), then grade and write the benchmark's outputs."""
-    from r1cli.generation.sampler import sample_to_file
-
+def benchmark_problems(bench: Benchmark, cfg: EvalConfig) -> list[dict]:
+    """The benchmark's problems as the config selects them (data file, split, fields, limit)."""
     d = cfg.data
-    problems = load_benchmark(bench, data=d.path, limit=d.limit, split=d.split, problem_field=d.problem_field,
-                              answer_field=d.answer_field, id_field=d.id_field, seed=d.choice_seed)
+    return load_benchmark(bench, data=d.path, limit=d.limit, split=d.split, problem_field=d.problem_field,
+                          answer_field=d.answer_field, id_field=d.id_field, seed=d.choice_seed)
+
+
+def generate_benchmark(bench: Benchmark, cfg: EvalConfig, backend: Any, out_dir: Path,
+                       shard: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Sample (resuming ``samples.jsonl``), then grade and write the benchmark's outputs.
+
+    With ``shard=(i, k)`` only problems ``i::k`` are sampled, into ``samples.shardI-of-K.jsonl``, and
+    nothing is graded (:func:`merge_eval_shards` joins and grades); returns the sampling summary.
+    """
+    from r1cli.generation.sampler import sample_to_file, shard_path
+
+    problems = benchmark_problems(bench, cfg)
     params = sampling_params(bench, cfg)
-    pdict = params_dict(params, cfg)
     model = str(cfg.model.path)
     path = out_dir / "samples.jsonl"
-    sample_to_file(backend, problems, params, path, prompt_fn=lambda r: bench.prompt(r, d.prompt_template),
-                   model_name=model)
+    prompt_fn = lambda r: bench.prompt(r, cfg.data.prompt_template)  # noqa: E731
+    if shard is not None:
+        return sample_to_file(backend, problems, params, shard_path(path, shard), prompt_fn=prompt_fn,
+                              model_name=model, shard=shard)
+    sample_to_file(backend, problems, params, path, prompt_fn=prompt_fn, model_name=model)
+    return grade_samples_file(bench, cfg, problems, params, path, out_dir)
+
+
+def grade_samples_file(bench: Benchmark, cfg: EvalConfig, problems: list[dict], params: Any, path: Path,
+                       out_dir: Path) -> dict[str, Any]:
+    """Join ``path``'s samples onto ``problems`` (every one must have exactly n), grade, write outputs."""
+    pdict = params_dict(params, cfg)
+    model = str(cfg.model.path)
     by_id = {r["id"]: r for r in _read_existing(path)}
     wanted = [p["id"] for p in problems]
     missing = [i for i in wanted if i not in by_id]
@@ -213,9 +233,15 @@ def check_config(cfg: EvalConfig) -> list[str]:
     return names
 
 
-def run_eval(cfg: EvalConfig) -> list[dict[str, Any]]:
-    """Run every benchmark of ``cfg`` (or re-grade ``cfg.samples``); return their results dicts."""
+def run_eval(cfg: EvalConfig, shard: tuple[int, int] | None = None) -> list[dict[str, Any]]:
+    """Run every benchmark of ``cfg`` (or re-grade ``cfg.samples``); return their results dicts.
+
+    With ``shard`` (SLURM job arrays) each benchmark samples only its shard and returns sampling
+    summaries; :func:`merge_eval_shards` grades once every shard is written.
+    """
     names = check_config(cfg)
+    if shard is not None:
+        _check_shardable(cfg, names, "--shard")
     if cfg.samples:
         return [regrade(cfg)]
     out_root = Path(cfg.output_dir)
@@ -230,10 +256,45 @@ def run_eval(cfg: EvalConfig) -> list[dict[str, Any]]:
             bench = get_benchmark(name)
             if backend is None:
                 backend = make_backend(cfg)
-            results.append(generate_benchmark(bench, cfg, backend, out_root / bench.name))
+            results.append(generate_benchmark(bench, cfg, backend, out_root / bench.name, shard))
     finally:
         if backend is not None:
             backend.close()
+    return results
+
+
+def _check_shardable(cfg: EvalConfig, names: list[str], flag: str) -> None:
+    if cfg.samples:
+        raise R1Error(f"{flag} splits generation; --samples re-grades a file that already exists (drop one)")
+    lm = [n for n in names if n.startswith(LM_EVAL_PREFIX)]
+    if lm:
+        raise R1Error(f"{flag}: {lm[0]} runs inside lm-evaluation-harness, which r1 cannot shard; "
+                      "run it without --shard")
+
+
+def merge_eval_shards(cfg: EvalConfig, k: int) -> list[dict[str, Any]]:
+    """Join ``samples.shardI-of-K.jsonl`` (I = 0..K-1) of every benchmark into its ``samples.jsonl``
+    (each problem exactly once, in benchmark order), then grade as a whole run would."""
+    from r1cli.console import err
+    from r1cli.generation.sampler import merge_shards, shard_path
+
+    names = check_config(cfg)
+    _check_shardable(cfg, names, "--merge-shards")
+    if k < 1:
+        raise R1Error(f"--merge-shards {k}: needs K >= 1")
+    results = []
+    for name in names:
+        bench = get_benchmark(name)
+        out_dir = Path(cfg.output_dir) / bench.name
+        problems = benchmark_problems(bench, cfg)
+        path = out_dir / "samples.jsonl"
+        summary = merge_shards([shard_path(path, (i, k)) for i in range(k)], path,
+                               expected_ids=[p["id"] for p in problems])
+        if summary["missing"]:
+            raise R1Error(f"{bench.name}: merged {k} shards into {path}, but {summary['missing']} problem(s) are "
+                          f"missing (e.g. {', '.join(summary['missing_ids'][:3])}); rerun the shards that failed")
+        err.print(f"[green]merged[/green] {k} shards -> {path}: {summary['problems']} problems")
+        results.append(grade_samples_file(bench, cfg, problems, sampling_params(bench, cfg), path, out_dir))
     return results
 
 
