@@ -14,8 +14,9 @@ N_PROBLEMS = 12
 
 
 def _responder(prompt: str, index: int) -> str:
-    # a deterministic function of the prompt: the same answers whichever shard asks
-    return "\\boxed{1}" if (len(prompt) + index) % 3 else "\\boxed{7}"
+    # the server counts samples per prompt over its whole life; with n=2, index % 2 is the sample's
+    # position in its request, so a prompt gets the same answers whichever run (or shard) asks
+    return "\\boxed{1}" if (len(prompt) + index % 2) % 3 else "\\boxed{7}"
 
 
 def test_eval_shards_then_merge_equal_one_run(benchmarks, tmp_path, monkeypatch):
@@ -65,3 +66,61 @@ def test_eval_merge_reports_a_missing_shard_and_refuses_bad_combinations(benchma
 def test_eval_compare_rejects_shard_flags(flag, tmp_path):
     res = run_eval_cli("compare", str(tmp_path), flag, "1" if flag == "--merge-shards" else "0/1")
     assert isinstance(res.exception, R1Error) and flag in str(res.exception)
+
+
+# ----------------------------------------------------------------------------------- curate difficulty
+
+
+def _curate(*args: str):
+    from typer.testing import CliRunner
+
+    from r1cli.app import app
+
+    return CliRunner().invoke(app, ["curate", *args], catch_exceptions=True)
+
+
+def test_curate_difficulty_shards_fill_the_cache_so_the_run_samples_nothing(tmp_path):
+    from r1cli.slurm.curate import main
+
+    data = tmp_path / "problems.jsonl"
+    # 10 distinct problems; the fake model answers 1 or 7 -> pass rates 0, 1/2 or 1 by prompt
+    data.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"What is {i} times {i + 3}?", "answer": "1"})
+                            + "\n" for i in range(10)))
+    with FakeOpenAIServer(_responder) as server:
+        common = ["--data", str(data), "--steps", "normalize,difficulty", "--model", "fake-model", "--backend",
+                  "openai", "--base-url", server.url, "--set", "generation.n=2"]
+        whole = _curate(*common, "-o", str(tmp_path / "whole"))
+        assert whole.exit_code == 0, whole.output
+        asked = len(server.requests)
+        assert asked > 0
+        out = str(tmp_path / "sharded")
+        for i in range(3):
+            assert main(["shard", f"{i}/3", "--", *common, "-o", out]) == 0
+        assert len(server.requests) == 2 * asked  # the shards together asked what the whole run asked
+        shard_rows = [len((tmp_path / "sharded" / f"difficulty_samples.shard{i}-of-3.jsonl").read_text().splitlines())
+                      for i in range(3)]
+        assert shard_rows == [4, 3, 3]  # 10 rows, i::3
+        assert main(["merge", "3", "--", *common, "-o", out]) == 0
+        assert not (tmp_path / "sharded" / ".difficulty-shards").exists()
+        final = _curate(*common, "-o", out)
+        assert final.exit_code == 0, final.output
+        assert len(server.requests) == 2 * asked  # every completion came from the merged cache
+        assert main(["merge", "3", "--", *common, "-o", out]) == 0  # a rerun of the merge adds nothing
+        cached = (tmp_path / "sharded" / "difficulty_samples.jsonl").read_text().splitlines()
+        assert len(cached) == 10
+    kept = (tmp_path / "whole" / "kept.jsonl").read_text().splitlines()
+    assert 0 < len(kept) < 10  # pass rates 0 and 1 are dropped, 1/2 kept: the comparison below means something
+    for name in ("kept.jsonl", "removed.jsonl"):
+        assert (tmp_path / "sharded" / name).read_text() == (tmp_path / "whole" / name).read_text()
+
+
+def test_curate_shard_errors(tmp_path, capsys):
+    from r1cli.slurm.curate import main
+
+    data = tmp_path / "p.jsonl"
+    data.write_text(json.dumps({"id": "a", "problem": "1+0?", "answer": "1"}) + "\n")
+    assert main(["shard", "0/2", "--", "--data", str(data), "--steps", "normalize,dedup"]) == 2
+    assert "add difficulty to --steps" in capsys.readouterr().err
+    assert main(["merge", "2", "--", "--data", str(data), "--steps", "difficulty", "-o", str(tmp_path / "o")]) == 2
+    assert "shard cache not found (2 of 2 missing)" in capsys.readouterr().err
+    assert main(["split", "0/2"]) == 2 and "usage:" in capsys.readouterr().err
