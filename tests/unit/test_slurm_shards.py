@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 
 import pytest
 
@@ -16,7 +17,9 @@ N_PROBLEMS = 12
 def _responder(prompt: str, index: int) -> str:
     # the server counts samples per prompt over its whole life; with n=2, index % 2 is the sample's
     # position in its request, so a prompt gets the same answers whichever run (or shard) asks
-    return "\\boxed{1}" if (len(prompt) + index % 2) % 3 else "\\boxed{7}"
+    # prompt class c = crc32 % 3: c samples of 2 wrong -> pass rates 1, 1/2, 0 (the last 0 only answers 7)
+    c = zlib.crc32(prompt.encode()) % 3
+    return "\\boxed{1}" if index % 2 >= c else "\\boxed{7}"
 
 
 def test_eval_shards_then_merge_equal_one_run(benchmarks, tmp_path, monkeypatch):
