@@ -83,3 +83,14 @@ def slurm():
     cluster = Slurm()
     yield cluster
     cluster.cancel_all()
+
+
+@pytest.fixture(scope="session")
+def tiny_world(slurm, tmp_path_factory):
+    """README's tiny world, made with README's commands: runs/tiny-model and runs/data (64 arith problems)."""
+    root = tmp_path_factory.mktemp("slurm_world")
+    for args in (("init-model", "-o", "runs/tiny-model"),
+                 ("data", "make", "arith", "--n", "64", "--held-out", "0", "-o", "runs/data")):
+        res = slurm.r1(*args, cwd=root)
+        assert res.returncode == 0, res.stderr[-2000:]
+    return root

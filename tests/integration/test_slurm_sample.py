@@ -13,32 +13,25 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_sample_array_and_merge_give_every_id_once(slurm, tmp_path):
-    prep = [("init-model", "-o", "runs/tiny-model", "--hidden-size", "32", "--num-layers", "1",
-             "--num-heads", "2", "--num-kv-heads", "1", "--intermediate-size", "64"),
-            ("data", "make", "arith", "--n", "64", "--held-out", "0", "-o", "runs/data")]
-    for args in prep:
-        res = slurm.r1(*args, cwd=tmp_path)
-        assert res.returncode == 0, res.stderr[-2000:]
-
+def test_sample_array_and_merge_give_every_id_once(slurm, tiny_world):
     t0 = time.monotonic()
     res = slurm.r1("slurm", "sample", "--array", "3", "--cpus-per-task", "1", "--job-name", f"{slurm.prefix}-sample",
-                   "--submit", "--wait", "--",
+                   "--script", "sample.sbatch", "--submit", "--wait", "--",
                    "--model", "runs/tiny-model", "--data", "runs/data/problems.jsonl", "--n", "2",
-                   "--max-new-tokens", "8", "--temperature", "1.0", "-o", "runs/sample", cwd=tmp_path)
+                   "--max-new-tokens", "8", "--temperature", "1.0", "-o", "runs/sample", cwd=tiny_world)
     elapsed = time.monotonic() - t0
     assert res.returncode == 0, res.stdout + res.stderr[-3000:]
     array_id, merge_id = res.stdout.split()  # one job id per line: the array, then the merge
     assert slurm.state(array_id) == "COMPLETED" and slurm.state(merge_id) == "COMPLETED"
 
     # the array's scripts and logs: task i ran shard i/3; the merge job waited on the array
-    assert '--shard "$SLURM_ARRAY_TASK_ID/3"' in (tmp_path / "r1-job.sbatch").read_text()
-    assert "--merge-shards 3" in (tmp_path / "r1-job-merge.sbatch").read_text()
-    logs = sorted((tmp_path / "slurm-logs").glob(f"{slurm.prefix}-sample-{array_id}_*.out"))
-    assert len(logs) == 3, sorted(p.name for p in (tmp_path / "slurm-logs").iterdir())
+    assert '--shard "$SLURM_ARRAY_TASK_ID/3"' in (tiny_world / "sample.sbatch").read_text()
+    assert "--merge-shards 3" in (tiny_world / "sample-merge.sbatch").read_text()
+    logs = sorted((tiny_world / "slurm-logs").glob(f"{slurm.prefix}-sample-{array_id}_*.out"))
+    assert len(logs) == 3, sorted(p.name for p in (tiny_world / "slurm-logs").iterdir())
 
-    problems = [json.loads(line)["id"] for line in (tmp_path / "runs/data/problems.jsonl").read_text().splitlines()]
-    out = tmp_path / "runs/sample"
+    problems = [json.loads(line)["id"] for line in (tiny_world / "runs/data/problems.jsonl").read_text().splitlines()]
+    out = tiny_world / "runs/sample"
     shards = [[json.loads(line)["id"] for line in (out / f"samples.shard{i}-of-3.jsonl").read_text().splitlines()]
               for i in range(3)]
     # 64 problems split i::3 -> 22, 21, 21 (disjoint)
