@@ -6,4 +6,5 @@ for f in /run/slurmd.pid /run/slurmctld.pid /run/munge/munged.pid; do
   for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$p" 2>/dev/null && kill -KILL "$p"; rm -f "$f"
 done
+rm -f /dev/fakegpu[0-9]* 2>/dev/null
 exit 0

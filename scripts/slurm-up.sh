@@ -1,8 +1,10 @@
 #!/bin/bash
 # Start a real one-node SLURM cluster on this machine (Debian packages, loopback only, no cgroups, no
 # accounting). Used by .ci/run and by the test fixture for local runs. Idempotent. Needs root.
+# SLURM_FAKE_GPUS=N (default 2, 0 for none): the node advertises N GPUs backed by /dev/null-like device
+# nodes, so GPU-shaped sbatch headers (--gpus-per-node) are accepted; torch still sees no CUDA.
 set -euo pipefail
-H=$(hostname -s); CPUS=$(nproc)
+H=$(hostname -s); CPUS=$(nproc); G=${SLURM_FAKE_GPUS:-2}
 MEM=$(( $(awk '/MemTotal/{print $2}' /proc/meminfo) / 1024 * 9 / 10 ))
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 if ! dpkg -s munge slurmctld slurmd slurm-client >/dev/null 2>&1; then
@@ -16,6 +18,14 @@ install -d -o munge -g munge -m 0700 /etc/munge /var/lib/munge /var/log/munge
 alive /run/munge/munged.pid || runuser -u munge -- /usr/sbin/munged
 install -d /etc/slurm
 install -d -o slurm -g slurm /var/lib/slurm/slurmctld /var/lib/slurm/slurmd /var/log/slurm
+GRES=""; TYPES=""
+if [ "$G" -gt 0 ]; then
+  for i in $(seq 0 $((G-1))); do [ -e /dev/fakegpu$i ] || mknod -m 666 /dev/fakegpu$i c 1 3; done
+  echo "NodeName=$H Name=gpu File=/dev/fakegpu[0-$((G-1))]" > /etc/slurm/gres.conf
+  GRES="Gres=gpu:$G"; TYPES="GresTypes=gpu"
+else
+  rm -f /etc/slurm/gres.conf
+fi
 cat > /etc/slurm/slurm.conf <<CONF
 ClusterName=r1ci
 SlurmctldHost=$H(127.0.0.1)
@@ -39,7 +49,8 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=/var/log/slurm/jobcomp.log
 MinJobAge=600
-NodeName=$H NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM State=UNKNOWN
+$TYPES
+NodeName=$H NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM $GRES State=UNKNOWN
 PartitionName=debug Nodes=$H Default=YES MaxTime=INFINITE State=UP
 CONF
 alive /run/slurmctld.pid || { rm -rf /var/lib/slurm/slurmctld/*; /usr/sbin/slurmctld; }
