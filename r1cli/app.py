@@ -9,11 +9,13 @@ from typing import Annotated, Optional
 import typer
 
 from r1cli import __version__
-from r1cli.commands import data, demo, init_model, presets, slurm, stubs
+from r1cli.commands import data, demo, init_model, presets, slurm
 from r1cli.commands import curate as curate_cmd
 from r1cli.commands import distill as distill_cmd
 from r1cli.commands import eval as eval_cmd
+from r1cli.commands import grpo as grpo_cmd
 from r1cli.commands import sample as sample_cmd
+from r1cli.commands import sft as sft_cmd
 
 app = typer.Typer(
     name="r1",
@@ -25,8 +27,8 @@ app = typer.Typer(
 
 app.command("curate", help="Build reasoning data: mix, dedup, decontaminate, verify, filter by difficulty.")(curate_cmd.curate)
 app.command("distill", help="A teacher writes chains of thought; keep only verified ones as SFT data.")(distill_cmd.distill)
-app.command("sft", help="Supervised fine-tuning on chains of thought (packing, long context).")(stubs.sft)
-app.command("grpo", help="RL from verifiable rewards: GRPO, DAPO, Dr. GRPO, RLOO.")(stubs.grpo)
+app.command("sft", help="Supervised fine-tuning on chains of thought (packing, long context).")(sft_cmd.sft)
+app.command("grpo", help="RL from verifiable rewards: GRPO, DAPO, Dr. GRPO, RLOO.")(grpo_cmd.grpo)
 app.command("sample", help="Draw N completions per prompt into a resumable samples.jsonl.")(sample_cmd.sample)
 app.command("eval")(eval_cmd.eval_)  # help: the docstring, with examples
 app.command("demo", help="Run the whole pipeline on the built-in tiny world (CPU, minutes).")(demo.demo)

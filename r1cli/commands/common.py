@@ -43,11 +43,3 @@ def build_config(
 
 def save_config(cfg: Section, output_dir: str | Path) -> Path:
     return write_config(cfg, output_dir)
-
-
-def not_implemented(command: str, issue: int) -> None:
-    """For commands whose engine has not landed yet: say so and fail (never a fake success)."""
-    from r1cli.console import err
-
-    err.print(f"[red]r1 {command}: not implemented yet (tracked in issue #{issue}).[/red]")
-    raise typer.Exit(1)
