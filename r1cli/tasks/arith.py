@@ -51,15 +51,15 @@ def solve_steps(operands: list[int], ops: list[str]) -> list[tuple[int, str, int
 class ArithTask(Task):
     """Integer expressions of ``min_operands``..``max_operands`` operands with ``ops``.
 
-    Each operand has ``min_digits``..``max_digits`` digits (digit count drawn uniformly, then the
-    value). With ``allow_negative=False`` every intermediate result is >= 0.
+    Each operand is drawn uniformly from ``min_value``..``max_value``. With ``allow_negative=False``
+    every intermediate result is >= 0.
     """
 
     name: str = "arith"
     min_operands: int = 2
     max_operands: int = 3
-    min_digits: int = 1
-    max_digits: int = 2
+    min_value: int = 0
+    max_value: int = 20
     ops: str = "+-"
     allow_negative: bool = False
     self_correct_prob: float = 0.15
@@ -71,25 +71,20 @@ class ArithTask(Task):
             raise R1Error(
                 f"arith: need 2 <= min_operands <= max_operands <= 8, got {self.min_operands}..{self.max_operands}"
             )
-        if not 1 <= self.min_digits <= self.max_digits <= 9:
+        if not 0 <= self.min_value <= self.max_value <= 10**9:
             raise R1Error(
-                f"arith: need 1 <= min_digits <= max_digits <= 9, got {self.min_digits}..{self.max_digits}"
+                f"arith: need 0 <= min_value <= max_value <= 10**9, got {self.min_value}..{self.max_value}"
             )
         if not self.ops or set(self.ops) - set("+-*"):
             raise R1Error(f"arith: ops must be a non-empty string over '+-*', got {self.ops!r}")
         if not 0.0 <= self.self_correct_prob <= 1.0:
             raise R1Error(f"arith: self_correct_prob must be in [0, 1], got {self.self_correct_prob}")
 
-    def _operand(self, rng: random.Random) -> int:
-        digits = rng.randint(self.min_digits, self.max_digits)
-        low = 0 if digits == 1 else 10 ** (digits - 1)
-        return rng.randint(low, 10**digits - 1)
-
     def _one(self, rng: random.Random) -> tuple[list[int], list[str], list[tuple[int, str, int, int]]]:
         """Draw operands and ops until every intermediate result is allowed."""
         while True:
             count = rng.randint(self.min_operands, self.max_operands)
-            operands = [self._operand(rng) for _ in range(count)]
+            operands = [rng.randint(self.min_value, self.max_value) for _ in range(count)]
             ops = [rng.choice(self.ops) for _ in range(count - 1)]
             steps = solve_steps(operands, ops)
             if self.allow_negative or all(result >= 0 for *_, result in steps):
@@ -106,7 +101,7 @@ class ArithTask(Task):
             if misses > MAX_DUPLICATE_DRAWS:
                 raise R1Error(
                     f"arith: only {len(records)} distinct problems found for --n {n}; "
-                    "lower --n or allow more operands/digits"
+                    "lower --n or widen the operand range"
                 )
             operands, ops, steps = self._one(rng)
             expression = str(operands[0]) + "".join(

@@ -50,7 +50,7 @@ def test_default_difficulty_and_answers():
     task = ArithTask()
     for r in task.generate(300, seed=0):
         assert 2 <= len(r["operands"]) <= 3 and len(r["ops"]) == len(r["operands"]) - 1
-        assert all(0 <= x <= 99 for x in r["operands"]) and set(r["ops"]) <= {"+", "-"}
+        assert all(0 <= x <= 20 for x in r["operands"]) and set(r["ops"]) <= {"+", "-"}
         steps = solve_steps(r["operands"], r["ops"])
         assert all(result >= 0 for *_, result in steps)  # allow_negative=False
         assert r["answer"] == str(steps[-1][3])
@@ -102,11 +102,12 @@ def test_check():
 def test_knob_validation_and_exhaustion():
     with pytest.raises(R1Error, match="ops"):
         ArithTask(ops="+/")
-    with pytest.raises(R1Error, match="min_digits"):
-        ArithTask(min_digits=3, max_digits=2)
-    # one-digit pairs: 10*10 sums + 55 non-negative differences = 155 distinct problems < 1000
+    with pytest.raises(R1Error, match="min_value"):
+        ArithTask(min_value=3, max_value=2)
+    # pairs from 0..3: 4*4 = 16 sums + 4+3+2+1 = 10 non-negative differences = 26 problems < 100
     with pytest.raises(R1Error, match="distinct problems"):
-        ArithTask(max_digits=1, max_operands=2).generate(1000, 0)
+        ArithTask(max_value=3, max_operands=2).generate(100, 0)
+    assert len(ArithTask(max_value=3, max_operands=2).generate(26, 0)) == 26  # all of them
 
 
 def test_every_step_of_every_trace_is_true_except_the_slip():

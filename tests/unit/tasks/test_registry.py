@@ -21,9 +21,9 @@ def test_unknown_task_suggests():
 
 
 def test_unknown_parameter_suggests():
-    with pytest.raises(R1Error, match="did you mean 'max_digits'"):
-        get_task("arith", max_digit=3)
-    assert get_task("arith", max_digits=3).max_digits == 3
+    with pytest.raises(R1Error, match="did you mean 'max_value'"):
+        get_task("arith", max_valu=30)
+    assert get_task("arith", max_value=30).max_value == 30
 
 
 @pytest.mark.parametrize(
