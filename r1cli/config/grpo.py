@@ -136,6 +136,8 @@ class GRPOSection(Section):
     iterations: int = Field(default=1, gt=0)  # μ: passes over each rollout batch
     mini_batches: int = Field(default=1, gt=0)  # optimizer steps per pass
     micro_batch_size: int | None = Field(default=None, gt=0)  # sequences per forward/backward
+    # or pack micro-batches by length up to this many (padded) tokens; the update is the same either way
+    micro_batch_tokens: int | None = Field(default=None, gt=0)
     estimator: Literal["grpo", "rloo", "reinforce++-baseline"] = "grpo"
     scale: Literal["group", "batch", "none"] = "group"
     adv_eps: float = Field(default=1e-6, ge=0)
@@ -199,7 +201,7 @@ class GRPOTrainSection(Section):
     cpu_threads: int | None = Field(default=None, gt=0)
     # None or "zero2" (shipped config) or a DeepSpeed JSON path; ZeRO-3 is refused (rollouts need full weights)
     deepspeed: str | None = None
-    save_steps: int | None = Field(default=None, gt=0)  # None: only the final model
+    save_steps: int | None = Field(default=None, gt=0)  # checkpoint every N steps and at the end; None: none
     save_total_limit: int | None = Field(default=2, gt=0)
     logging_steps: int = Field(default=1, gt=0)
     report_to: list[Literal["tensorboard", "wandb"]] = Field(default_factory=list)

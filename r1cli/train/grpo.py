@@ -125,7 +125,15 @@ class GRPOTrainer:
         self.engine = build_engine(model, shim, self.ctx, total_steps=total,
                                    warmup_steps=warmup_steps_for(total, t.warmup_ratio, t.warmup_steps), bf16=self.bf16)
         self.model = self.engine.module
-        self.uniform = self.ctx.is_distributed or self.engine.kind == "deepspeed"
+        if self.engine.kind == "deepspeed":
+            if g.micro_batch_tokens:
+                raise R1Error("grpo.micro_batch_tokens cannot be used with DeepSpeed (a fixed number of "
+                              "accumulation steps); set grpo.micro_batch_size")
+            self._micro_steps = lambda n: self.micro_steps
+        elif self.ctx.is_distributed:
+            self._micro_steps = lambda n: max(self.ctx.all_gather_object(n))
+        else:
+            self._micro_steps = None
         self.backend = make_rollout_backend(cfg, self.model, self.tokenizer)
         self.is_level = importance_level(cfg)
         self.norm_len = float(g.norm_len or cfg.generation.max_new_tokens)
@@ -219,15 +227,15 @@ class GRPOTrainer:
                             [list(c.token_ids) for c in comps], self.tokenizer.pad_token_id,
                             [c.logprobs for c in comps], device=self.ctx.device)
         need_old = g.iterations > 1 or g.mini_batches > 1 or g.kl_placement == "reward"
-        old = sequence_logprobs(self.model, batch, temperature=gen.temperature,
-                                micro_batch_size=g.micro_batch_size) if need_old and batch.size else None
-        ref = sequence_logprobs(self.ref, batch, temperature=gen.temperature,
-                                micro_batch_size=g.micro_batch_size) if self.ref is not None and batch.size else None
+        mb = {"temperature": gen.temperature, "micro_batch_size": g.micro_batch_size,
+              "token_budget": g.micro_batch_tokens}
+        old = sequence_logprobs(self.model, batch, **mb) if need_old and batch.size else None
+        ref = sequence_logprobs(self.ref, batch, **mb) if self.ref is not None and batch.size else None
         adv, keep, extra = self._advantages(groups, batch, old, ref)
         stats = run_updates(self.engine, batch, adv, keep, g=g, temperature=gen.temperature, norm_len=self.norm_len,
                             ctx=self.ctx, step=self.step, old_logp=old, ref_logp=ref if g.kl_placement == "loss" else None,
                             is_level=self.is_level, seed=t.seed,
-                            uniform_micro_steps=self.micro_steps if self.uniform else None)
+                            micro_steps=self._micro_steps)
         self.weights_dirty = self.cfg.generation.backend != "hf"
         return {**stats, **extra}
 
@@ -286,7 +294,7 @@ class GRPOTrainer:
                 progress.update(self.step, loss=record["loss"], lr=record["lr"], reward=record["reward_mean"],
                                 grad_norm=record["grad_norm"])
                 last = record
-                if t.save_steps and self.step % t.save_steps == 0 and self.step < t.max_steps:
+                if t.save_steps and (self.step % t.save_steps == 0 or self.step == t.max_steps):
                     self.engine.save(cfg.output_dir, self.step, self.tokenizer,
                                      {"sampler": self.sampler.state_dict(), "ref_step": self._ref_step},
                                      to_yaml(cfg), t.save_total_limit)

@@ -1,21 +1,23 @@
 """The GRPO update on one rollout batch: tensors, log-probs, advantages, μ × mini-batch steps.
 
-Layout of a batch of ``N`` sequences (``N`` = groups × G, group-major): prompts left-padded to width
-``P``, completions right-padded to width ``C``, so every completion starts at column ``P``::
+Layout of a batch of ``N`` sequences (``N`` = groups × G, group-major): each row is its prompt then its
+completion, from column 0, right-padded; ``completion_start[i]`` is the prompt length ``P_i``::
 
-    input_ids [N, P + C]:  pad pad p p p | c c c EOS pad
-    completion_ids [N, C], completion_mask [N, C] (1 on generated tokens, EOS included)
+    input_ids [N, L]:  p p p c c c EOS pad pad        completion_ids [N, C], completion_mask [N, C]
+                       p p c c c c c   c   EOS        (1 on generated tokens, EOS included)
 
-A micro-batch takes some rows and trims the columns no row uses. Logits are computed only for the
-last ``C' + 1`` positions (``logits_to_keep``), position ``P − 1 + t`` predicting completion token ``t``.
-All math (advantages, clipped loss, KL, entropy, importance weights) comes from :mod:`r1cli.rl`.
+Right padding only: a real token never attends to a pad (pads come after it), so the forward needs no
+attention mask and positions are the default ``0..L-1`` (SDPA's causal fast path). A micro-batch takes
+some rows and trims unused columns; logits are projected only from the first position that predicts a
+completion token (``logits_to_keep``), and position ``P_i − 1 + t`` is gathered for completion token
+``t``. All math (advantages, clipped loss, KL, entropy, importance weights) comes from :mod:`r1cli.rl`.
 """
 
 from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from r1cli.errors import R1Error
 
@@ -27,71 +29,75 @@ if TYPE_CHECKING:
 class TrainBatch:
     """One rank's sequences for one step (tensors on the training device)."""
 
-    input_ids: torch.Tensor  # [N, P + C]
-    attention_mask: torch.Tensor  # [N, P + C]
-    position_ids: torch.Tensor  # [N, P + C]
+    input_ids: torch.Tensor  # [N, L] prompt + completion, right-padded
+    completion_start: torch.Tensor  # [N] long, P_i
     completion_ids: torch.Tensor  # [N, C]
     completion_mask: torch.Tensor  # [N, C] bool, generated tokens
-    prompt_width: int  # P
     rollout_logp: torch.Tensor | None  # [N, C] engine log-probs (None when the engine gave none)
 
     @property
     def size(self) -> int:
         return int(self.input_ids.shape[0])
 
+    def row_lengths(self) -> list[int]:
+        """Per row: prompt + completion tokens (what a micro-batch of that row must hold)."""
+        return (self.completion_start + self.completion_mask.sum(-1)).tolist()
+
 
 def build_batch(prompt_ids: list[list[int]], completion_ids: list[list[int]], pad_id: int,
                 rollout_logprobs: list[Any] | None = None, device: Any = "cpu") -> TrainBatch:
-    """Pad prompts on the left and completions on the right (see the module docstring)."""
+    """Rows of prompt + completion, right-padded (see the module docstring)."""
     import torch
 
     n = len(prompt_ids)
-    p = max((len(x) for x in prompt_ids), default=0)
     c = max(1, max((len(x) for x in completion_ids), default=0))
-    ids = torch.full((n, p + c), pad_id, dtype=torch.long)
-    att = torch.zeros((n, p + c), dtype=torch.long)
+    width = max((len(p) + len(x) for p, x in zip(prompt_ids, completion_ids, strict=True)), default=1)
+    ids = torch.full((n, max(width, 1)), pad_id, dtype=torch.long)
     comp = torch.full((n, c), pad_id, dtype=torch.long)
     cmask = torch.zeros((n, c), dtype=torch.bool)
     have_lp = rollout_logprobs is not None and all(x is not None for x in rollout_logprobs)
     rlp = torch.zeros((n, c), dtype=torch.float32) if have_lp else None
     for i, (pi, ci) in enumerate(zip(prompt_ids, completion_ids, strict=True)):
-        ids[i, p - len(pi):p] = torch.tensor(pi, dtype=torch.long)
-        att[i, p - len(pi):p + len(ci)] = 1
+        row = list(pi) + list(ci)
+        if row:
+            ids[i, :len(row)] = torch.tensor(row, dtype=torch.long)
         if ci:
-            ids[i, p:p + len(ci)] = torch.tensor(ci, dtype=torch.long)
             comp[i, :len(ci)] = torch.tensor(ci, dtype=torch.long)
             cmask[i, :len(ci)] = True
             if rlp is not None:
                 rlp[i, :len(ci)] = torch.tensor(list(rollout_logprobs[i])[:len(ci)], dtype=torch.float32)
-    pos = (att.cumsum(-1) - 1).clamp(min=0)  # [N, P + C]; RoPE positions ignore left padding
+    start = torch.tensor([max(1, len(p)) for p in prompt_ids], dtype=torch.long)
     to = (lambda t: t.to(device)) if device != "cpu" else (lambda t: t)
-    return TrainBatch(to(ids), to(att), to(pos), to(comp), to(cmask), p, to(rlp) if rlp is not None else None)
+    return TrainBatch(to(ids), to(start), to(comp), to(cmask), to(rlp) if rlp is not None else None)
 
 
-def row_slice(batch: TrainBatch, rows: torch.Tensor) -> tuple[dict, int, int]:
-    """Model inputs of ``rows`` with unused columns trimmed; returns ``(inputs, c0, c1)``.
+class Slice(NamedTuple):
+    """Model inputs of some rows, and where their completion logits sit."""
 
-    ``c1`` is the trimmed completion width; per-row tensors ``[N, C]`` are cut with ``[rows, :c1]``.
-    """
-    att = batch.attention_mask[rows]
-    cm = batch.completion_mask[rows]
-    c1 = max(1, int(cm.sum(-1).max())) if cm.numel() else 1
-    prompt_att = att[:, :batch.prompt_width]
-    used = prompt_att.any(0).nonzero()
-    start = int(used[0]) if used.numel() else batch.prompt_width - 1
-    start = min(start, batch.prompt_width - 1)
-    end = batch.prompt_width + c1
-    inputs = {"input_ids": batch.input_ids[rows, start:end], "attention_mask": att[:, start:end],
-              "position_ids": batch.position_ids[rows, start:end]}
-    return inputs, start, c1
+    inputs: dict  # {"input_ids": [b, L']}
+    keep: int  # positions projected to the vocabulary (the last ``keep`` of L')
+    index: torch.Tensor  # [b, width] position (within the kept ones) predicting completion token t
+    width: int  # trimmed completion width C'
 
 
-def completion_logits(runner: Any, inputs: dict, width: int) -> torch.Tensor:
-    """Logits ``[b, width, V]`` predicting the ``width`` completion tokens of a trimmed batch.
+def row_slice(batch: TrainBatch, rows: torch.Tensor) -> Slice:
+    """Inputs of ``rows`` with unused columns trimmed; per-row ``[N, C]`` tensors are cut ``[rows, :width]``."""
+    import torch
+
+    starts = batch.completion_start[rows]  # [b]
+    lengths = batch.completion_mask[rows].sum(-1)  # [b]
+    width = max(1, int(lengths.max())) if lengths.numel() else 1
+    total = max(1, int((starts + lengths).max()))  # L'
+    first = int(starts.min()) - 1  # first position that predicts a completion token
+    t = torch.arange(width, device=starts.device)
+    index = (starts.unsqueeze(1) - 1 - first + t).clamp(max=total - 1 - first)  # [b, width]
+    return Slice({"input_ids": batch.input_ids[rows, :total]}, total - first, index, width)
+
+
+def completion_logits(runner: Any, sl: Slice) -> torch.Tensor:
+    """Logits ``[b, width, V]`` predicting the completion tokens of a slice.
 
     ``runner``: a bare model, or an engine (its ``forward`` runs DDP/DeepSpeed and bf16 autocast).
-    Only the last ``width + 1`` positions are projected to the vocabulary when the model supports
-    ``logits_to_keep``.
     """
     from r1cli.train.distributed import unwrap_model
 
@@ -100,24 +106,47 @@ def completion_logits(runner: Any, inputs: dict, width: int) -> torch.Tensor:
     if keep_kw is None:
         keep_kw = "logits_to_keep" if "logits_to_keep" in inspect.signature(bare.forward).parameters else ""
         bare._r1_keep_kw = keep_kw
-    kwargs = {"use_cache": False, **({keep_kw: width + 1} if keep_kw else {})}
+    kwargs = {"use_cache": False, **({keep_kw: sl.keep} if keep_kw else {})}
     if hasattr(runner, "backward"):  # an engine
-        out = runner.forward({**inputs, **kwargs})
+        out = runner.forward({**sl.inputs, **kwargs})
     else:
-        out = runner(**inputs, **kwargs)
-    return out.logits[:, -(width + 1):-1, :]
+        out = runner(**sl.inputs, **kwargs)
+    logits = out.logits[:, -sl.keep:, :]  # [b, keep, V]
+    if sl.index.shape[1] == logits.shape[1] and bool((sl.index[:, 0] == 0).all()):
+        return logits  # every row starts at the first kept position: no gather needed
+    idx = sl.index.unsqueeze(-1).expand(-1, -1, logits.shape[-1])  # [b, width, V]
+    return logits.gather(1, idx)
 
 
-def micro_batches(rows: list[int], size: int | None) -> list[list[int]]:
-    """``rows`` in consecutive chunks of ``size`` (one chunk when ``size`` is None)."""
+def micro_batches(rows: list[int], size: int | None, lengths: list[int] | None = None,
+                  token_budget: int | None = None) -> list[list[int]]:
+    """Split ``rows`` into micro-batches.
+
+    Without a ``token_budget``: consecutive chunks of ``size`` rows (one chunk when ``size`` is None).
+    With one (and ``lengths``, the padded-row length of each row index): rows sorted longest first and
+    packed greedily while ``rows × longest ≤ token_budget`` (and at most ``size`` rows), so rows of
+    similar length share a micro-batch and little compute goes to padding. The update does not depend
+    on the split: the loss normalisers are those of the whole optimizer step.
+    """
     if not rows:
         return []
-    size = size or len(rows)
-    return [rows[i:i + size] for i in range(0, len(rows), size)]
+    if token_budget is None or lengths is None:
+        size = size or len(rows)
+        return [rows[i:i + size] for i in range(0, len(rows), size)]
+    out: list[list[int]] = []
+    current: list[int] = []
+    for r in sorted(rows, key=lambda r: -lengths[r]):
+        width = lengths[current[0]] if current else lengths[r]
+        if current and ((len(current) + 1) * width > token_budget or (size and len(current) >= size)):
+            out.append(current)
+            current = []
+        current.append(r)
+    out.append(current)
+    return out
 
 
-def sequence_logprobs(model: Any, batch: TrainBatch, *, temperature: float, micro_batch_size: int | None
-                      ) -> torch.Tensor:
+def sequence_logprobs(model: Any, batch: TrainBatch, *, temperature: float, micro_batch_size: int | None,
+                      token_budget: int | None = None) -> torch.Tensor:
     """``[N, C]`` log-probs of the completion tokens under ``model`` (no gradient; 0 on padding)."""
     import torch
 
@@ -125,10 +154,11 @@ def sequence_logprobs(model: Any, batch: TrainBatch, *, temperature: float, micr
 
     out = torch.zeros(batch.completion_ids.shape, dtype=torch.float32, device=batch.completion_ids.device)
     with torch.no_grad():
-        for rows in micro_batches(list(range(batch.size)), micro_batch_size):
+        for rows in micro_batches(list(range(batch.size)), micro_batch_size, batch.row_lengths(), token_budget):
             idx = torch.tensor(rows, device=batch.input_ids.device)
-            inputs, _, c1 = row_slice(batch, idx)
-            logits = completion_logits(model, inputs, c1)
+            sl = row_slice(batch, idx)
+            c1 = sl.width
+            logits = completion_logits(model, sl)
             lp = token_logprobs(logits, batch.completion_ids[idx, :c1], temperature=temperature)
             out[idx, :c1] = torch.where(batch.completion_mask[idx, :c1], lp, torch.zeros_like(lp))
     return out
@@ -171,15 +201,17 @@ def micro_steps_per_update(rows_per_rank: int, mini_batches: int, micro_batch_si
 def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_keep: torch.Tensor, *, g: Any,
                 temperature: float, norm_len: float, ctx: Any, step: int, old_logp: torch.Tensor | None = None,
                 ref_logp: torch.Tensor | None = None, is_level: str | None = None, seed: int = 0,
-                uniform_micro_steps: int | None = None) -> dict[str, float]:
+                micro_steps: Any = None) -> dict[str, float]:
     """μ passes over ``batch``, each split into ``g.mini_batches`` optimizer steps; return step stats.
 
     ``engine``: :mod:`r1cli.train.engine` (plain, DDP or DeepSpeed) — ``forward``, ``backward(loss,
     sync)``, ``step() -> grad norm``, ``lr()``. ``advantages[N]``; ``row_keep[N]`` (False rows are masked
     out of the loss but still count as sequences of the step); ``old_logp``/``ref_logp`` ``[N, C]`` or
     None (then π_old is the current policy, detached). ``is_level`` turns on importance weights against
-    the rollout engine's log-probs. ``uniform_micro_steps``: run exactly that many micro-batches per
-    optimizer step (empty ones as padding). Each micro-batch loss uses the step's normalisers summed over
+    the rollout engine's log-probs. ``micro_steps(n) -> k``: how many micro-batches to run when this
+    rank has ``n`` for an optimizer step (DDP: the most of any rank; DeepSpeed: its fixed accumulation
+    count); the extra ones are empty. Micro-batches follow ``g.micro_batch_size`` and the token budget
+    ``g.micro_batch_tokens``. Each micro-batch loss uses the step's normalisers summed over
     ranks and is multiplied by the world size, because DDP and ZeRO average gradients over ranks.
     Stats: token-weighted means over micro-batches and ranks, the last grad norm, lr, the mean loss.
     """
@@ -203,6 +235,7 @@ def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_ke
         sums[key] += value * weight
         weights[key] += weight
 
+    lengths = batch.row_lengths()
     for it in range(g.iterations):
         shuffle = g.iterations > 1 or g.mini_batches > 1
         order = torch.randperm(n, generator=gen).tolist() if shuffle else list(range(n))
@@ -212,11 +245,14 @@ def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_ke
             mask_all = batch.completion_mask[idx_all] & row_keep[idx_all].unsqueeze(1)
             tokens_in_step = ctx.all_reduce_sum(float(mask_all.sum())) or None
             seqs_in_step = ctx.all_reduce_sum(float(len(chunk))) or None
-            runs: list[list[int] | None] = list(micro_batches(chunk, g.micro_batch_size))
-            if uniform_micro_steps is not None:
-                if len(runs) > uniform_micro_steps:
-                    raise R1Error(f"internal: {len(runs)} micro-batches for {uniform_micro_steps} micro-steps")
-                runs += [None] * (uniform_micro_steps - len(runs))
+            runs: list[list[int] | None] = list(micro_batches(chunk, g.micro_batch_size, lengths,
+                                                              g.micro_batch_tokens))
+            if micro_steps is not None:
+                want = micro_steps(len(runs))
+                if len(runs) > want:
+                    raise R1Error(f"{len(runs)} micro-batches do not fit the {want} accumulation steps of the engine; "
+                                  "set grpo.micro_batch_size (not grpo.micro_batch_tokens) with DeepSpeed")
+                runs += [None] * (want - len(runs))
             for k, rows in enumerate(runs):
                 sync = k == len(runs) - 1
                 if rows is None:  # padding micro-step: a zero loss that still touches every parameter
@@ -225,8 +261,9 @@ def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_ke
                     engine.backward(engine.forward(dummy).logits.sum() * 0.0, sync=sync)
                     continue
                 idx = torch.tensor(rows, dtype=torch.long, device=dev)
-                inputs, _, c1 = row_slice(batch, idx)
-                logits = completion_logits(engine, inputs, c1)  # [b, c1, V]
+                sl = row_slice(batch, idx)
+                c1 = sl.width
+                logits = completion_logits(engine, sl)  # [b, c1, V]
                 logp = token_logprobs(logits, batch.completion_ids[idx, :c1], temperature=temperature)
                 mask = batch.completion_mask[idx, :c1] & row_keep[idx].unsqueeze(1)  # [b, c1]
                 old = old_logp[idx, :c1] if old_logp is not None else logp.detach()

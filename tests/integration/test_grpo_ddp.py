@@ -38,12 +38,12 @@ for agg in ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"):
     engine = TorchEngine(model, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), ctx, bf16=False,
                          max_grad_norm=None)
     batch = build_batch([P[r] for r in rows], [C[r] for r in rows], pad_id=0)
-    g = SimpleNamespace(iterations=1, mini_batches=1, micro_batch_size=2, clip_low=0.2, clip_high=0.2,
+    g = SimpleNamespace(iterations=1, mini_batches=1, micro_batch_size=2, micro_batch_tokens=None, clip_low=0.2, clip_high=0.2,
                         dual_clip=None, ratio_level="token", beta=0.0, kl="k3", kl_placement="loss", loss_agg=agg,
                         entropy_coef=0.0, importance_sampling_mode="truncate", importance_sampling_max=2.0,
                         importance_sampling_min=None)
     stats = run_updates(engine, batch, ADV[rows], torch.ones(len(rows), dtype=torch.bool), g=g, temperature=1.0,
-                        norm_len=8.0, ctx=ctx, step=0, uniform_micro_steps=2 if ctx.is_distributed else None)
+                        norm_len=8.0, ctx=ctx, step=0, micro_steps=(lambda n: 2) if ctx.is_distributed else None)
     out[agg] = {"loss": stats["loss"], "weights": {k: v.clone() for k, v in model.state_dict().items()}}
 if ctx.is_main:
     torch.save(out, sys.argv[1])

@@ -26,21 +26,25 @@ COMPS = [[20, 21, 1], [22, 1], [23, 24, 25, 26], [27]]
 
 def test_build_batch_layout():
     b = build_batch([[5, 6, 7], [8]], [[20, 1], [21, 22, 23]], pad_id=0, rollout_logprobs=[[-1.0, -2.0], None])
-    # P = 3, C = 3: completions start at column 3
-    assert b.input_ids.tolist() == [[5, 6, 7, 20, 1, 0], [0, 0, 8, 21, 22, 23]]
-    assert b.attention_mask.tolist() == [[1, 1, 1, 1, 1, 0], [0, 0, 1, 1, 1, 1]]
-    assert b.position_ids.tolist() == [[0, 1, 2, 3, 4, 4], [0, 0, 0, 1, 2, 3]]
+    # rows are prompt + completion from column 0, right-padded to the longest (3 + 2 = 1 + 3 + 1 = 5)
+    assert b.input_ids.tolist() == [[5, 6, 7, 20, 1], [8, 21, 22, 23, 0]]
+    assert b.completion_start.tolist() == [3, 1]
+    assert b.completion_ids.tolist() == [[20, 1, 0], [21, 22, 23]]
     assert b.completion_mask.tolist() == [[True, True, False], [True, True, True]]
+    assert b.row_lengths() == [5, 4]
     assert b.rollout_logp is None  # one row had no log-probs
 
 
-def test_row_slice_trims_unused_columns():
+def test_row_slice_trims_and_indexes_completion_positions():
     b = build_batch([[5, 6, 7], [8]], [[20, 1], [21, 22, 23]], pad_id=0)
-    inputs, start, width = row_slice(b, torch.tensor([0]))
-    assert start == 0 and width == 2
-    assert inputs["input_ids"].tolist() == [[5, 6, 7, 20, 1]]
-    inputs, start, width = row_slice(b, torch.tensor([1]))
-    assert start == 2 and width == 3 and inputs["input_ids"].tolist() == [[8, 21, 22, 23]]
+    sl = row_slice(b, torch.tensor([0]))
+    # completion tokens at columns 3, 4 are predicted by positions 2, 3; keep positions 2..4
+    assert sl.inputs["input_ids"].tolist() == [[5, 6, 7, 20, 1]]
+    assert (sl.keep, sl.width, sl.index.tolist()) == (3, 2, [[0, 1]])
+    sl = row_slice(b, torch.tensor([0, 1]))
+    # first predicting position = min(3, 1) - 1 = 0; row 0 starts at kept index 2, row 1 at 0
+    assert (sl.keep, sl.width) == (5, 3)
+    assert sl.index.tolist() == [[2, 3, 4], [0, 1, 2]]  # row 0's third index is padding (clamped)
 
 
 def _manual_logprobs(model, prompt, comp, temperature=1.0):
@@ -73,8 +77,19 @@ def test_micro_batches():
     assert micro_batches([], 2) == []
 
 
+def test_micro_batches_by_token_budget():
+    lengths = [10, 40, 12, 38, 11, 9]
+    # longest first: 1 (40), 3 (38), 2 (12), 4 (11), 0 (10), 5 (9); budget 80:
+    # [1, 3] -> 2 x 40 = 80; adding 2 -> 3 x 40 > 80, so a new batch [2, 4, 0, 5] -> 4 x 12 = 48
+    assert micro_batches([0, 1, 2, 3, 4, 5], None, lengths, 80) == [[1, 3], [2, 4, 0, 5]]
+    # a row cap of 3 also applies
+    assert micro_batches([0, 1, 2, 3, 4, 5], 3, lengths, 80) == [[1, 3], [2, 4, 0], [5]]
+    # a row longer than the budget still gets its own micro-batch
+    assert micro_batches([0, 1], None, [100, 5], 50) == [[0], [1]]
+
+
 def _cfg(**kw):
-    base = dict(iterations=1, mini_batches=1, micro_batch_size=None, clip_low=0.2, clip_high=0.2, dual_clip=None,
+    base = dict(iterations=1, mini_batches=1, micro_batch_size=None, micro_batch_tokens=None, clip_low=0.2, clip_high=0.2, dual_clip=None,
                 ratio_level="token", beta=0.0, kl="k3", kl_placement="loss", loss_agg="token-mean",
                 entropy_coef=0.0, importance_sampling_mode="truncate", importance_sampling_max=2.0,
                 importance_sampling_min=None)
@@ -91,18 +106,19 @@ def _engine(model, lr=1.0):
 def _update(model, batch, adv, keep, uniform=None, **kw):
     before = [p.detach().clone() for p in model.parameters()]
     stats = run_updates(_engine(model), batch, adv, keep, g=_cfg(**kw), temperature=1.0, norm_len=8.0,
-                        ctx=DistributedContext(), step=0, uniform_micro_steps=uniform)
+                        ctx=DistributedContext(), step=0, micro_steps=(lambda n: uniform) if uniform else None)
     return [b - p.detach() for b, p in zip(before, model.parameters(), strict=True)], stats  # = lr * grad
 
 
 @pytest.mark.parametrize("agg", ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"])
-def test_micro_batching_gives_the_same_update(tiny_model_factory, agg):
+@pytest.mark.parametrize("split", [{"micro_batch_size": 1}, {"micro_batch_tokens": 14}])
+def test_micro_batching_gives_the_same_update(tiny_model_factory, agg, split):
     batch = build_batch(PROMPTS, COMPS, pad_id=0)
     adv = torch.tensor([1.0, -0.5, 0.25, -1.0])
     keep = torch.ones(4, dtype=torch.bool)
     whole, _ = _update(tiny_model_factory(1), batch, adv, keep, loss_agg=agg)
-    split, stats = _update(tiny_model_factory(1), batch, adv, keep, loss_agg=agg, micro_batch_size=1)
-    for a, b in zip(whole, split, strict=True):
+    parts, stats = _update(tiny_model_factory(1), batch, adv, keep, loss_agg=agg, **split)
+    for a, b in zip(whole, parts, strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
     assert stats["optimizer_steps"] == 1
 
@@ -160,3 +176,17 @@ def test_rollout_logprob_gap_is_reported(tiny_model_factory):
     batch = build_batch(PROMPTS, COMPS, pad_id=0, rollout_logprobs=shifted)
     _, stats = _update(model, batch, torch.tensor([1.0, -1.0, 1.0, -1.0]), torch.ones(4, dtype=torch.bool))
     assert stats["logp_gap_mean"] == pytest.approx(0.1, abs=1e-5)
+
+
+def test_update_moves_log_probs_the_way_of_the_advantage(tiny_model_factory):
+    model = tiny_model_factory(7)
+    batch = build_batch(PROMPTS, COMPS, pad_id=0)
+    before = sequence_logprobs(model, batch, temperature=1.0, micro_batch_size=None).sum(-1)  # [4]
+    adv = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    engine = _engine(model, 0.05)
+    run_updates(engine, batch, adv, torch.ones(4, dtype=torch.bool), g=_cfg(), temperature=1.0, norm_len=8.0,
+                ctx=DistributedContext(), step=0)
+    after = sequence_logprobs(model, batch, temperature=1.0, micro_batch_size=None).sum(-1)
+    delta = after - before
+    assert delta[0] > 0 and delta[2] > 0  # A > 0: more likely
+    assert delta[1] < 0 and delta[3] < 0  # A < 0: less likely
