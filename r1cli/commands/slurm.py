@@ -34,6 +34,7 @@ def slurm(
     setup: Annotated[list[str] | None, typer.Option(help="Environment setup line, e.g. 'module load cuda' (repeatable).")] = None,
     python: Annotated[str | None, typer.Option(help="Python with r1 installed (default: this one; 'python' with --setup).")] = None,
     log_dir: Annotated[str, typer.Option(help="Where SLURM writes job logs (created when the script is written).")] = "slurm-logs",
+    chdir: Annotated[Path | None, typer.Option(help="Job working directory (default: the current one).")] = None,
     launcher: Annotated[str, typer.Option(help="torchrun, accelerate or none.")] = "torchrun",
     accelerate_config: Annotated[str | None, typer.Option(help="accelerate config: ddp (shipped, default) or a YAML path.")] = None,
     master_port: Annotated[int | None, typer.Option(help="Rendezvous port (default: derived from the job id).")] = None,
@@ -56,7 +57,8 @@ def slurm(
     job = S.SlurmJob(command=command, args=list(r1_args or []), job_name=job_name, nodes=nodes,
                      gpus_per_node=gpus_per_node, nproc_per_node=nproc_per_node, cpus_per_task=cpus_per_task,
                      partition=partition, time=time, account=account, mem=mem, extra_sbatch=list(sbatch_line or []),
-                     setup=list(setup or []), python=python, log_dir=log_dir, launcher=launcher,
+                     setup=list(setup or []), python=python, log_dir=log_dir,
+                     workdir=str((chdir or Path.cwd()).resolve()), launcher=launcher,
                      accelerate_config=accelerate_config, master_port=master_port, array=array,
                      array_limit=array_limit)
     plan = S.plan_scripts(job, script, then_eval=then_eval)
@@ -69,7 +71,7 @@ def slurm(
         atomic_write_text(p.path, p.text)
         p.path.chmod(0o755)
         err.print(f"[green]wrote[/green] {p.path}")
-    Path(log_dir).mkdir(parents=True, exist_ok=True)
+    (Path(job.workdir) / log_dir).mkdir(parents=True, exist_ok=True)
     if not submit:
         err.print("submit with:\n  " + "\n  ".join(S.chain_commands(plan)))
         return

@@ -70,6 +70,7 @@ class SlurmJob:
     extra_sbatch: list[str] = field(default_factory=list)
     setup: list[str] = field(default_factory=list)
     log_dir: str = "slurm-logs"
+    workdir: str | None = None
     launcher: str = "torchrun"
     accelerate_config: str | None = None
     master_port: int | None = None
@@ -108,6 +109,8 @@ class SlurmJob:
         given = [a.split("=")[0] for a in self.args if a.split("=")[0] in _SHARD_FLAGS]
         if self.array is not None and given:
             raise R1Error(f"r1 slurm: with --array the script adds {given[0]} itself; remove it after `--`")
+        if self.workdir and (re.search(r"\s", self.workdir) or not self.workdir.startswith("/")):
+            raise R1Error(f"r1 slurm: --chdir '{self.workdir}' must be an absolute path without spaces")
         if self.accelerate_config and self.launcher != "accelerate":
             raise R1Error("r1 slurm: --accelerate-config needs --launcher accelerate")
         if self.launcher == "accelerate":
@@ -186,6 +189,9 @@ def header(job: SlurmJob, *, name: str, title: str, array: bool = False, gpus: b
     if dependent:
         lines += ["# If the job this one waits for fails, cancel this one instead of leaving it pending forever.",
                   "#SBATCH --kill-on-invalid-dep=yes"]
+    if job.workdir:
+        lines += ["# Relative paths (logs, r1 outputs) start here, wherever sbatch is run from.",
+                  f"#SBATCH --chdir={job.workdir}"]
     out = "%x-%A_%a.out" if array else "%x-%j.out"
     lines.append(f"#SBATCH --output={job.log_dir}/{out}")
     lines += job.extra_sbatch
@@ -317,7 +323,7 @@ def eval_after_script(job: SlurmJob, eval_args: list[str]) -> str:
                   gpus_per_node=job.gpus_per_node,
                   cpus_per_task=job.cpus_per_task, partition=job.partition, time=job.time, account=job.account,
                   mem=job.mem, extra_sbatch=job.extra_sbatch, setup=job.setup, log_dir=job.log_dir,
-                  launcher="none", python=job.python)
+                  workdir=job.workdir, launcher="none", python=job.python)
     lines = header(ev, name=ev.job_name, dependent=True, title="Evaluates what the previous job wrote (submit it with "
                    "--dependency=afterok:<that job's id>).")
     lines += ["", _rule("evaluate"), f'"$R1_PYTHON" -m r1cli {r1_command_line(ev)}']

@@ -221,6 +221,7 @@ def test_plan_wires_dependencies_and_then_eval(tmp_path):
     ({"command": "sft", "launcher": "accelerate", "accelerate_config": "dpp"}, r"no such file \(did you mean 'ddp'"),
     ({"command": "sft", "job_name": "my job"}, "must not contain spaces"),
     ({"command": "sample", "array_limit": 2}, "--array-limit needs --array"),
+    ({"command": "sample", "workdir": "rel/dir"}, "--chdir 'rel/dir' must be an absolute path"),
     ({"command": "sft", "extra_sbatch": ["   "]}, "--sbatch needs an option"),
 ])
 def test_mistakes_are_one_line_errors(kwargs, message):
@@ -253,7 +254,9 @@ def test_cli_dry_run_writes_nothing_and_write_mode_writes_scripts(tmp_path, monk
     assert res.exit_code == 0, res.output
     script = tmp_path / "jobs" / "train.sbatch"
     assert script.stat().st_mode & stat.S_IXUSR and (tmp_path / "logs").is_dir()
-    assert "-m r1cli sft --preset tiny" in script.read_text()
+    text = script.read_text()
+    assert "-m r1cli sft --preset tiny" in text
+    assert f"#SBATCH --chdir={tmp_path.resolve()}" in text  # logs and r1 outputs resolve from here
     res = runner.invoke(app, ["slurm", "sft", "--wait", "--", "--preset", "tiny"])
     assert res.exit_code != 0 and "--wait needs --submit" in str(res.exception)
 
