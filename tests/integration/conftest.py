@@ -28,8 +28,8 @@ def _node_up() -> bool:
 class Slurm:
     """Runs r1 as a user on the login node would, and inspects jobs by id."""
 
-    def __init__(self) -> None:
-        self.prefix = f"r1t{os.getpid()}"  # job names of this test session (cleanup cancels them)
+    def __init__(self, workdirs: Path) -> None:
+        self.workdirs = str(workdirs)  # every job of this session runs below here (cleanup cancels them)
 
     def env(self) -> dict:
         """What jobs inherit (sbatch exports the submitting environment): offline, one thread each."""
@@ -63,16 +63,16 @@ class Slurm:
         raise AssertionError(f"job {job_id} still {self.state(job_id)} after {timeout} s, wanted {states}")
 
     def cancel_all(self) -> None:
-        """scancel every queued job of this session, by id."""
-        res = subprocess.run(["squeue", "-h", "-o", "%i %j"], capture_output=True, text=True)
+        """scancel every queued job of this session (its working directory is ours), by id."""
+        res = subprocess.run(["squeue", "-h", "-o", "%i %Z"], capture_output=True, text=True)
         for line in res.stdout.splitlines():
-            job_id, _, name = line.partition(" ")
-            if name.startswith(self.prefix):
+            job_id, _, workdir = line.partition(" ")
+            if workdir.startswith(self.workdirs):
                 subprocess.run(["scancel", job_id.split("_")[0]], capture_output=True)
 
 
 @pytest.fixture(scope="session")
-def slurm():
+def slurm(tmp_path_factory):
     if shutil.which("sbatch") is None:
         pytest.skip("sbatch is not installed (no SLURM client); CI installs it via scripts/slurm-up.sh")
     if not _node_up():
@@ -80,7 +80,7 @@ def slurm():
                              timeout=180)
         assert res.returncode == 0, f"scripts/slurm-up.sh failed (needs root):\n{res.stdout}\n{res.stderr}"
     assert _node_up(), "the SLURM node is not up after scripts/slurm-up.sh"
-    cluster = Slurm()
+    cluster = Slurm(tmp_path_factory.getbasetemp())
     yield cluster
     cluster.cancel_all()
 

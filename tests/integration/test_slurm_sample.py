@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_sample_array_and_merge_give_every_id_once(slurm, tiny_world):
     t0 = time.monotonic()
-    res = slurm.r1("slurm", "sample", "--array", "3", "--cpus-per-task", "1", "--job-name", f"{slurm.prefix}-sample",
+    res = slurm.r1("slurm", "sample", "--array", "3", "--cpus-per-task", "1",
                    "--script", "sample.sbatch", "--submit", "--wait", "--",
                    "--model", "runs/tiny-model", "--data", "runs/data/problems.jsonl", "--n", "2",
                    "--max-new-tokens", "8", "--temperature", "1.0", "-o", "runs/sample", cwd=tiny_world)
@@ -27,7 +27,7 @@ def test_sample_array_and_merge_give_every_id_once(slurm, tiny_world):
     # the array's scripts and logs: task i ran shard i/3; the merge job waited on the array
     assert '--shard "$SLURM_ARRAY_TASK_ID/3"' in (tiny_world / "sample.sbatch").read_text()
     assert "--merge-shards 3" in (tiny_world / "sample-merge.sbatch").read_text()
-    logs = sorted((tiny_world / "slurm-logs").glob(f"{slurm.prefix}-sample-{array_id}_*.out"))
+    logs = sorted((tiny_world / "slurm-logs").glob(f"r1-sample-{array_id}_*.out"))
     assert len(logs) == 3, sorted(p.name for p in (tiny_world / "slurm-logs").iterdir())
 
     problems = [json.loads(line)["id"] for line in (tiny_world / "runs/data/problems.jsonl").read_text().splitlines()]

@@ -23,14 +23,14 @@ def test_two_process_sft_runs_to_completion_and_its_checkpoint_loads(slurm, tiny
 
     t0 = time.monotonic()
     res = slurm.r1("slurm", "sft", "--nproc-per-node", "2", "--cpus-per-task", "2", "--script", "sft.sbatch",
-                   "--job-name", f"{slurm.prefix}-sft", "--submit", "--wait", "--",
-                   "--preset", "tiny", "-o", "runs/sft", "--max-steps", "4", "--save-steps", "2", "--batch-size", "8",
-                   "--set", "train.logging_steps=1", cwd=tiny_world, timeout=300)
+                   "--submit", "--wait", "--", "--preset", "tiny", "-o", "runs/sft", "--max-steps", "4",
+                   "--save-steps", "2", "--batch-size", "8", "--set", "train.logging_steps=1", cwd=tiny_world,
+                   timeout=300)
     elapsed = time.monotonic() - t0
     assert res.returncode == 0, res.stdout + res.stderr[-3000:]
     (job_id,) = res.stdout.split()
     assert slurm.state(job_id) == "COMPLETED"
-    log = " ".join((tiny_world / "slurm-logs" / f"{slurm.prefix}-sft-{job_id}.out").read_text().split())  # unwrap
+    log = " ".join((tiny_world / "slurm-logs" / f"r1-sft-{job_id}.out").read_text().split())  # unwrap
     assert "1 node(s) x 2 process(es)" in log and "on 2 process(es)" in log, log[-3000:]
     out = tiny_world / "runs" / "sft"
     # rank 0 alone logs: steps 1..4 exactly once each (two writers would duplicate lines)
@@ -49,7 +49,7 @@ def test_scancel_then_resubmit_resumes_from_the_last_checkpoint(slurm, tiny_worl
     t0 = time.monotonic()
     # `--resume latest` starts fresh when there is no checkpoint yet, so one script serves both submissions.
     res = slurm.r1("slurm", "sft", "--launcher", "accelerate", "--nproc-per-node", "2", "--cpus-per-task", "2",
-                   "--script", "resume.sbatch", "--job-name", f"{slurm.prefix}-resume", "--submit", "--",
+                   "--script", "resume.sbatch", "--submit", "--",
                    "--preset", "tiny", "-o", "runs/sft-resume", "--resume", "latest", "--max-steps", "12",
                    "--save-steps", "2", "--batch-size", "32", "--set", "train.logging_steps=1", cwd=tiny_world)
     assert res.returncode == 0, res.stdout + res.stderr[-3000:]
@@ -70,7 +70,7 @@ def test_scancel_then_resubmit_resumes_from_the_last_checkpoint(slurm, tiny_worl
     second = res.stdout.strip().split(";")[0]
     assert slurm.wait_state(second, ("COMPLETED", "FAILED", "CANCELLED"), timeout=240) == "COMPLETED"
     elapsed = time.monotonic() - t0
-    log = " ".join((tiny_world / "slurm-logs" / f"{slurm.prefix}-resume-{second}.out").read_text().split())
+    log = " ".join((tiny_world / "slurm-logs" / f"r1-sft-{second}.out").read_text().split())
     assert f"resuming at step {at} from" in log and "on 2 process(es)" in log, log[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["start_step"] == at and summary["steps"] == 12  # the counter continued, not restarted
