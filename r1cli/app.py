@@ -33,7 +33,7 @@ app.command("sample", help="Draw N completions per prompt into a resumable sampl
 app.command("eval")(eval_cmd.eval_)  # help: the docstring, with examples
 app.command("demo", help="Run the whole pipeline on the built-in tiny world (CPU, minutes).")(demo.demo)
 app.command("init-model", help="Build a local tiny model + tokenizer (HF directory).")(init_model.init_model)
-app.command("slurm", help="Write (and submit) an sbatch script that runs an r1 command on SLURM.")(slurm.slurm)
+app.command("slurm")(slurm.slurm)  # help: the docstring, with examples
 app.add_typer(presets.app, name="presets", help="List and show shipped presets.")
 app.add_typer(data.app, name="data", help="Make built-in tiny-world datasets.")
 

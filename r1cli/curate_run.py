@@ -9,6 +9,15 @@ from r1cli.console import err, out
 from r1cli.errors import R1Error
 
 
+def difficulty_params(cfg: CurateConfig) -> dict:
+    """The difficulty step's parameters: the generation section's sampling settings as defaults,
+    overridden by ``params.difficulty``."""
+    g = cfg.generation
+    defaults = {"k": g.n, "temperature": g.temperature, "top_p": g.top_p, "max_new_tokens": g.max_new_tokens,
+                "seed": g.seed or 0}
+    return {**defaults, **cfg.params.get("difficulty", {})}
+
+
 def run_curate_from_config(cfg: CurateConfig) -> dict:
     from r1cli.curate import InputSpec, StepSpec, run_curate
 
@@ -19,17 +28,13 @@ def run_curate_from_config(cfg: CurateConfig) -> dict:
         raise R1Error(f"params.{unknown[0]} is set but '{unknown[0]}' is not among the steps "
                       f"({', '.join(cfg.steps)}); add it to --steps or drop its params")
     inputs = [InputSpec(**i.model_dump()) for i in cfg.inputs]
-    steps = [StepSpec(name, dict(cfg.params.get(name, {}))) for name in cfg.steps]
+    steps = [StepSpec(name, difficulty_params(cfg) if name == "difficulty" else dict(cfg.params.get(name, {})))
+             for name in cfg.steps]
     backend = None
-    if "difficulty" in cfg.steps:
+    if "difficulty" in cfg.steps and "backend" not in cfg.params.get("difficulty", {}):
         from r1cli.generation import backend_from_config
 
-        g = cfg.generation  # its sampling settings are the difficulty step's defaults
-        spec = next(s for s in steps if s.name == "difficulty")
-        spec.params = {"k": g.n, "temperature": g.temperature, "top_p": g.top_p,
-                       "max_new_tokens": g.max_new_tokens, "seed": g.seed or 0, **spec.params}
-        if "backend" not in spec.params:
-            backend = backend_from_config(g, cfg.model)
+        backend = backend_from_config(cfg.generation, cfg.model)
     try:
         stats = run_curate(inputs, steps, cfg.output_dir, seed=cfg.seed, backend=backend,
                            tokenizer=cfg.tokenizer, log=lambda line: err.print(line))

@@ -51,9 +51,9 @@ def difficulty_plan(cfg: Any) -> tuple[int, dict[str, Any], Path]:
     if "difficulty" not in cfg.steps:
         raise R1Error(f"r1 slurm curate --array shards the difficulty step, but the steps are "
                       f"{','.join(cfg.steps)}; add difficulty to --steps or submit without --array")
-    g = cfg.generation  # the same defaults r1cli.curate_run gives the step
-    params = {"k": g.n, "temperature": g.temperature, "top_p": g.top_p, "max_new_tokens": g.max_new_tokens,
-              "seed": g.seed or 0, **cfg.params.get("difficulty", {})}
+    from r1cli.curate_run import difficulty_params
+
+    params = difficulty_params(cfg)  # exactly what r1 curate passes the step
     cache = Path(params.pop("cache_path", None) or Path(cfg.output_dir) / "difficulty_samples.jsonl")
     return cfg.steps.index("difficulty"), params, cache
 
