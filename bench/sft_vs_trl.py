@@ -1,6 +1,6 @@
 """r1 sft vs TRL's SFTTrainer: same tiny model, same data, same hyperparameters, packing off and on.
 
-    python bench/sft_vs_trl.py [--steps 40] [--batch-size 16] [--threads 2] [--out bench/results/sft.json]
+    python bench/sft_vs_trl.py [--steps 40] [--batch-size 16] [--pack-batch-size 4] [--threads 2]
 
 Both trainers see the same examples in the same order (no shuffling: r1 ``data.shuffle=false``,
 TRL ``train_sampling_strategy="sequential"``), fp32 on CPU, loss on assistant tokens only
@@ -35,6 +35,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
+def batch_size(a: argparse.Namespace, packing: bool) -> int:
+    """Examples per batch unpacked; packed rows of max_length tokens per batch packed."""
+    return a.pack_batch_size if packing else a.batch_size
+
+
 def run_r1(model: str, data: str, out: Path, a: argparse.Namespace, packing: bool) -> dict:
     from r1cli.config.core import validate
     from r1cli.config.sft import SFTConfig
@@ -44,7 +49,7 @@ def run_r1(model: str, data: str, out: Path, a: argparse.Namespace, packing: boo
         "output_dir": str(out), "model": {"path": model, "attn_implementation": "sdpa"},
         "data": {"path": data, "max_length": a.max_length, "packing": packing, "shuffle": False},
         "train": {"learning_rate": a.lr, "lr_scheduler": "cosine", "warmup_ratio": 0.1, "max_grad_norm": 1.0,
-                  "max_steps": a.steps, "per_device_batch_size": a.batch_size, "seed": 0, "device": "cpu",
+                  "max_steps": a.steps, "per_device_batch_size": batch_size(a, packing), "seed": 0, "device": "cpu",
                   "cpu_threads": a.threads, "logging_steps": 1, "save_final": False, "bf16": False}})
     s = run_sft(cfg)
     losses = [json.loads(x)["loss"] for x in (out / "metrics.jsonl").read_text().splitlines()]
@@ -66,8 +71,8 @@ def run_trl(model_dir: str, data: str, out: Path, a: argparse.Namespace, packing
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="sdpa")
     args = TRLConfig(
-        output_dir=str(out), max_steps=a.steps, per_device_train_batch_size=a.batch_size, learning_rate=a.lr,
-        lr_scheduler_type="cosine", warmup_ratio=0.1, max_grad_norm=1.0, weight_decay=0.0, seed=0,
+        output_dir=str(out), max_steps=a.steps, per_device_train_batch_size=batch_size(a, packing), learning_rate=a.lr,
+        lr_scheduler_type="cosine", warmup_steps=0.1, max_grad_norm=1.0, weight_decay=0.0, seed=0,
         logging_steps=1, save_strategy="no", report_to="none", use_cpu=True, bf16=False, fp16=False,
         max_length=a.max_length, packing=packing, assistant_only_loss=True,
         train_sampling_strategy="sequential", dataloader_num_workers=0, disable_tqdm=True)
@@ -90,7 +95,8 @@ def run_trl(model_dir: str, data: str, out: Path, a: argparse.Namespace, packing
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=40)
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=16, help="examples per step, packing off")
+    p.add_argument("--pack-batch-size", type=int, default=4, help="packed rows per step, packing on")
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--n", type=int, default=2000, help="SFT records (arith teacher traces)")
@@ -125,6 +131,8 @@ def main() -> None:
                 "loss_max_abs_gap_step": (gaps.index(max(gaps)) + 1) if gaps else None,
                 "loss_first_last": {"r1": [r1["losses"][0], r1["losses"][-1]],
                                     "trl": [ref["losses"][0], ref["losses"][-1]]},
+                "loss_mean_last_8": {"r1": sum(r1["losses"][-8:]) / len(r1["losses"][-8:]),
+                                     "trl": sum(ref["losses"][-8:]) / len(ref["losses"][-8:])},
                 "losses": {"r1": r1["losses"], "trl": ref["losses"]},
             }
             print(f"{key}: r1 {r1['tokens_per_s']:,.0f} tok/s, TRL {ref['tokens_per_s']:,.0f} tok/s, "

@@ -65,8 +65,8 @@ def shifted_labels(input_ids: list[int], loss_mask: list[int]) -> list[int]:
 class Batch:
     """Model inputs of one micro-batch.
 
-    ``input_ids``, ``labels``, ``position_ids``: LongTensor (B, L). ``attention_mask``: (B, L) 0/1,
-    (B, 1, L, L) block mask, or None. ``num_loss_tokens``: labels != -100; ``num_tokens``: real
+    ``input_ids``, ``labels``, ``position_ids``: LongTensor (B, L). ``attention_mask``: a
+    (B, 1, L, L) block mask, or None (plain causal attention). ``num_loss_tokens``: labels != -100; ``num_tokens``: real
     (non-pad) tokens.
     """
 
@@ -92,20 +92,24 @@ class Batch:
 
 
 def collate_padded(examples: list[Any], pad_id: int) -> Batch:
-    """Right-padded batch of separate examples (``Tokenized``: ``input_ids``, ``loss_mask``)."""
+    """Right-padded batch of separate examples (``Tokenized``: ``input_ids``, ``loss_mask``).
+
+    No attention mask is passed: with right padding, causal attention already keeps every real
+    token away from the pads (they come after it), and pads carry no labels. The model then runs
+    plain causal attention (SDPA's ``is_causal`` fast path, no (B, 1, L, L) mask to build).
+    """
     import torch
 
     L = max(len(e.input_ids) for e in examples)
     ids = torch.full((len(examples), L), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), L), IGNORE_INDEX, dtype=torch.long)
-    attn = torch.zeros((len(examples), L), dtype=torch.long)
     for b, e in enumerate(examples):
         n = len(e.input_ids)
         ids[b, :n] = torch.tensor(e.input_ids)
         labels[b, :n] = torch.tensor(shifted_labels(e.input_ids, e.loss_mask))
-        attn[b, :n] = 1
     pos = torch.arange(L).unsqueeze(0).expand(len(examples), L).contiguous()
-    return Batch(ids, labels, pos, attn, int((labels != IGNORE_INDEX).sum()), int(attn.sum()))
+    return Batch(ids, labels, pos, None, int((labels != IGNORE_INDEX).sum()),
+                 sum(len(e.input_ids) for e in examples))
 
 
 def block_causal_mask(segments: Any, attn_implementation: str, dtype: Any = None) -> Any:

@@ -161,7 +161,7 @@ def run_sft(cfg: Any, *, config_yaml: str | None = None) -> dict:
 
     from r1cli.config.core import to_yaml
     from r1cli.data.chat import ensure_chat_template
-    from r1cli.train.checkpoint import resolve_resume, save_hf_model
+    from r1cli.train.checkpoint import list_checkpoints, resolve_resume, save_hf_model
     from r1cli.train.distributed import init_distributed
     from r1cli.train.engine import build_engine
     from r1cli.train.logging import MetricsLogger, TrainProgress, plot_loss_curve
@@ -193,6 +193,10 @@ def run_sft(cfg: Any, *, config_yaml: str | None = None) -> dict:
 
     start = 0
     resume_from = resolve_resume(cfg.resume, out_dir)
+    stale = list_checkpoints(out_dir)
+    if resume_from is None and stale and not cfg.resume:
+        raise R1Error(f"{out_dir} already holds checkpoints (up to {stale[-1][1].name}); continue that run with "
+                      "--resume latest, or start afresh in another --output-dir")
     if resume_from is not None:
         state = engine.load(resume_from)
         if state.get("data_fingerprint") not in (None, fingerprint):

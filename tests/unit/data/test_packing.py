@@ -42,6 +42,16 @@ def test_shifted_labels():
     assert shifted_labels([10, 11, 12, 13], [0, 0, 1, 1]) == [IGNORE_INDEX, 12, 13, IGNORE_INDEX]
 
 
+def test_collate_padded_right_pads_without_mask():
+    batch = collate_padded([Ex([1, 2, 3], [0, 1, 1]), Ex([4, 5], [0, 1])], pad_id=0)
+    assert batch.input_ids.tolist() == [[1, 2, 3], [4, 5, 0]]
+    assert batch.labels.tolist() == [[2, 3, IGNORE_INDEX], [5, IGNORE_INDEX, IGNORE_INDEX]]
+    assert batch.position_ids.tolist() == [[0, 1, 2], [0, 1, 2]]
+    # right padding + causal attention: real tokens never see the pads, so no mask is needed
+    assert batch.attention_mask is None and "attention_mask" not in batch.model_inputs()
+    assert (batch.num_loss_tokens, batch.num_tokens) == (3, 5)
+
+
 def test_collate_packed_positions_labels_mask():
     a = Ex([1, 2, 3], [0, 1, 1])
     b = Ex([4, 5], [0, 1])

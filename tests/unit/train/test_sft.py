@@ -97,3 +97,14 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(sft_assets, make_sft_conf
     assert (out / "checkpoint-2").is_dir() and not (out / "checkpoint-4").exists()
     last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     assert last == {"step": 3, "loss": "nan", "grad_norm": "nan"}
+
+
+def test_fresh_start_refuses_a_dir_with_checkpoints(sft_assets, make_sft_config, tmp_path):
+    from r1cli.errors import R1Error
+
+    out = tmp_path / "run"
+    run_sft(make_sft_config(sft_assets, out, max_steps=1, save_steps=1, save_final=False))
+    with pytest.raises(R1Error, match="--resume latest"):
+        run_sft(make_sft_config(sft_assets, out, max_steps=2, save_steps=1))
+    s = run_sft(make_sft_config(sft_assets, out, max_steps=2, save_steps=1, resume="latest"))
+    assert (s["start_step"], s["steps"]) == (1, 2)
