@@ -1,8 +1,12 @@
-"""Multi-step integer arithmetic: "What is 12 + 34 - 7?" -> 39.
+"""Multi-step integer arithmetic: "What is 12 + 3 - 7?" -> 8.
 
-Small enough that a ~1M-parameter model learns part of it by SFT in a minute or two on a CPU, and
-hard enough (carries, borrows, two chained steps) that GRPO still has room to improve it. The
-teacher computes one operation per line, in precedence order, exactly as the checker would.
+The teacher computes one operation per line, in precedence order, exactly as the checker would.
+The defaults (2-3 operands from 0..15, ``+``/``-``, no negative intermediates) are tuned for the
+CPU demo. Measured: SFT of a fresh ~0.8M tiny model on 4,000 teacher traces (batch 64, AdamW lr
+3e-3, 30 warmup steps, cosine to 10% over 400 steps) reached 22-27% / 32% / 45-47% greedy accuracy
+on 200 held-out problems at steps 300 / 350 / 400 (two seeds); 400 steps cost 168 s of one-thread
+CPU time, about 90 s on 2 idle cores. Operands from 0..9 saturate (>80% by step 300); 0..20
+reached 25% and 0..30 12% at step 400 (in 500-step runs); 1-2 digit operands stayed near 6%.
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ class ArithTask(Task):
     min_operands: int = 2
     max_operands: int = 3
     min_value: int = 0
-    max_value: int = 20
+    max_value: int = 15
     ops: str = "+-"
     allow_negative: bool = False
     self_correct_prob: float = 0.15
