@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import inspect
 import os
-from pathlib import Path
 from typing import Any
 
 from r1cli.errors import R1Error, one_of
@@ -32,69 +31,6 @@ from r1cli.generation.base import Completion, GenerationBackend, Prompt, Samplin
 from r1cli.generation.prompts import encode_prompts, render_prompt
 
 ENGINES = ("auto", "loop", "static")
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; anything else is returned as given."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def resolve_dtype(dtype: str, device: str) -> Any:
-    """``"auto"`` → bf16 on CUDA, fp32 elsewhere; or one of float32/bfloat16/float16."""
-    import torch
-
-    names = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-             "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
-    if dtype == "auto":
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    if dtype not in names:
-        raise R1Error(f"unknown dtype '{dtype}' for the hf backend: {one_of(['auto', *names])}")
-    return names[dtype]
-
-
-def load_model_and_tokenizer(
-    path: str | os.PathLike,
-    *,
-    device: str = "auto",
-    dtype: str = "auto",
-    trust_remote_code: bool = False,
-    attn_implementation: str | None = None,
-    config_overrides: dict[str, Any] | None = None,
-) -> tuple[Any, Any]:
-    """Load ``AutoModelForCausalLM`` + ``AutoTokenizer`` from a model directory (or a hub id when online).
-
-    ``config_overrides`` (e.g. ``max_position_embeddings``, ``rope_theta``) are set on the config before
-    the weights load; ``rope_theta`` goes into ``rope_parameters`` on transformers 5.
-    """
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
-    device = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, device)
-    extra: dict[str, Any] = {}
-    if attn_implementation:
-        extra["attn_implementation"] = attn_implementation
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
-        if config_overrides:
-            config = AutoConfig.from_pretrained(str(path), trust_remote_code=trust_remote_code)
-            for key, value in config_overrides.items():
-                if key == "rope_theta" and isinstance(getattr(config, "rope_parameters", None), dict):
-                    config.rope_parameters["rope_theta"] = value
-                else:
-                    setattr(config, key, value)
-            extra["config"] = config
-        model = AutoModelForCausalLM.from_pretrained(
-            str(path), dtype=torch_dtype, trust_remote_code=trust_remote_code, **extra
-        )
-    except (OSError, ValueError) as err:
-        hint = "" if Path(path).exists() else " (no such directory here)"
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise R1Error(f"cannot load model '{path}'{hint}: {first_line}") from err
-    return model.to(device), tokenizer
 
 
 def eos_token_ids(model: Any, tokenizer: Any) -> frozenset[int]:
@@ -142,9 +78,16 @@ class HFBackend(GenerationBackend):
             raise R1Error("token_budget and max_batch_size of the hf backend must be positive integers")
         if isinstance(model, (str, os.PathLike)):
             self.model_name = str(model)
+            from r1cli.models.loading import load_model_and_tokenizer
+
+            overrides = config_overrides or {}
+            unknown = set(overrides) - {"rope_theta", "max_position_embeddings"}
+            if unknown:
+                raise R1Error(f"hf backend: config_overrides takes rope_theta and max_position_embeddings, "
+                              f"not {', '.join(sorted(unknown))}")
             self.model, self.tokenizer = load_model_and_tokenizer(
                 model, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
-                attn_implementation=attn_implementation, config_overrides=config_overrides,
+                attn_implementation=attn_implementation, **overrides,
             )
         else:
             if tokenizer is None:

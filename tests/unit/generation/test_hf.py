@@ -168,7 +168,7 @@ def test_user_errors(tiny_backend, tmp_path):
 
     with pytest.raises(R1Error, match="engine"):
         HFBackend(tiny_backend.model, tiny_backend.tokenizer, engine="fast")
-    with pytest.raises(R1Error, match="cannot load model"):
+    with pytest.raises(R1Error, match="no model directory"):
         HFBackend(str(tmp_path / "nope"))
     with pytest.raises(R1Error, match="max_position_embeddings"):
         tiny_backend.generate(["x " * 400], SamplingParams(n=1, max_new_tokens=2))
