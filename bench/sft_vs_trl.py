@@ -7,7 +7,9 @@ TRL ``train_sampling_strategy="sequential"``), fp32 on CPU, loss on assistant to
 (TRL ``assistant_only_loss=True`` through the template's generation tags), AdamW, cosine schedule
 with warmup, grad clip 1.0, one process. Tokens/s counts the real (non-pad) tokens a trainer fed
 to the model, divided by its training-loop time (model loading and tokenization excluded for both:
-r1's ``summary["seconds"]``, TRL's ``train_runtime``).
+r1's ``summary["seconds"]``, TRL's ``train_runtime``). On a shared machine a load spike can hit
+one run and not the other, so the median over steps of each step's tokens/s is reported as well
+(``speedup_median_step``); it is the number to read when the two disagree.
 
 Packing differs by design: r1 packs rows of ``max_length`` (best-fit decreasing) and keeps
 attention inside each example with a block-diagonal mask per row; TRL's "bfd" packing turns on
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -52,15 +55,16 @@ def run_r1(model: str, data: str, out: Path, a: argparse.Namespace, packing: boo
                   "max_steps": a.steps, "per_device_batch_size": batch_size(a, packing), "seed": 0, "device": "cpu",
                   "cpu_threads": a.threads, "logging_steps": 1, "save_final": False, "bf16": False}})
     s = run_sft(cfg)
-    losses = [json.loads(x)["loss"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     return {"tokens": s["tokens"], "seconds": s["seconds"], "tokens_per_s": s["tokens"] / s["seconds"],
-            "losses": losses}
+            "median_step_tokens_per_s": median([r["tokens_per_s"] for r in rows]),
+            "losses": [r["loss"] for r in rows]}
 
 
 def run_trl(model_dir: str, data: str, out: Path, a: argparse.Namespace, packing: bool) -> dict:
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import SFTConfig as TRLConfig
     from trl import SFTTrainer
 
@@ -76,20 +80,30 @@ def run_trl(model_dir: str, data: str, out: Path, a: argparse.Namespace, packing
         logging_steps=1, save_strategy="no", report_to="none", use_cpu=True, bf16=False, fp16=False,
         max_length=a.max_length, packing=packing, assistant_only_loss=True,
         train_sampling_strategy="sequential", dataloader_num_workers=0, disable_tqdm=True)
-    counted = {"tokens": 0}
+    counted = {"tokens": 0, "step_tokens": 0, "t0": 0.0, "rates": []}
 
     class CountingTrainer(SFTTrainer):
         def training_step(self, model, inputs, *rest, **kw):  # noqa: ANN001
             mask = inputs.get("attention_mask")
-            counted["tokens"] += int(mask.sum()) if mask is not None else int(inputs["input_ids"].numel())
+            n = int(mask.sum()) if mask is not None else int(inputs["input_ids"].numel())
+            counted["tokens"] += n
+            counted["step_tokens"] += n
             return super().training_step(model, inputs, *rest, **kw)
 
+    class StepTimer(TrainerCallback):
+        def on_step_begin(self, *args, **kw):  # noqa: ANN002, ANN003
+            counted["t0"], counted["step_tokens"] = time.perf_counter(), 0
+
+        def on_step_end(self, *args, **kw):  # noqa: ANN002, ANN003
+            counted["rates"].append(counted["step_tokens"] / (time.perf_counter() - counted["t0"]))
+
     trainer = CountingTrainer(model=model, args=args, train_dataset=Dataset.from_list(records),
-                              processing_class=tok)
+                              processing_class=tok, callbacks=[StepTimer()])
     result = trainer.train()
     secs = float(result.metrics["train_runtime"])
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"tokens": counted["tokens"], "seconds": secs, "tokens_per_s": counted["tokens"] / secs, "losses": losses}
+    return {"tokens": counted["tokens"], "seconds": secs, "tokens_per_s": counted["tokens"] / secs,
+            "median_step_tokens_per_s": median(counted["rates"]), "losses": losses}
 
 
 def main() -> None:
@@ -127,6 +141,7 @@ def main() -> None:
                 "r1": {k: v for k, v in r1.items() if k != "losses"},
                 "trl": {k: v for k, v in ref.items() if k != "losses"},
                 "speedup_tokens_per_s": r1["tokens_per_s"] / ref["tokens_per_s"],
+                "speedup_median_step": r1["median_step_tokens_per_s"] / ref["median_step_tokens_per_s"],
                 "loss_max_abs_gap": max(gaps) if gaps else None,
                 "loss_max_abs_gap_step": (gaps.index(max(gaps)) + 1) if gaps else None,
                 "loss_first_last": {"r1": [r1["losses"][0], r1["losses"][-1]],
@@ -136,8 +151,8 @@ def main() -> None:
                 "losses": {"r1": r1["losses"], "trl": ref["losses"]},
             }
             print(f"{key}: r1 {r1['tokens_per_s']:,.0f} tok/s, TRL {ref['tokens_per_s']:,.0f} tok/s, "
-                  f"x{results[key]['speedup_tokens_per_s']:.2f}; max loss gap {results[key]['loss_max_abs_gap']:.2e}",
-                  file=sys.stderr)
+                  f"x{results[key]['speedup_tokens_per_s']:.2f} (median step x{results[key]['speedup_median_step']:.2f}); "
+                  f"max loss gap {results[key]['loss_max_abs_gap']:.2e}", file=sys.stderr)
     report = {
         "bench": "sft_vs_trl", "setup": {**vars(a), "model": "tiny Qwen2 (r1 init-model tiny defaults)",
                                          "data": f"arith teacher traces, n={a.n}, seed 0", "dtype": "float32",

@@ -195,8 +195,11 @@ def build_engine(model: Any, train: Any, ctx: Any, *, total_steps: int, warmup_s
     """The engine for ``train`` (an ``SFTTrainSection``-like object)."""
     from r1cli.train.optim import build_optimizer, build_scheduler
 
+    # DeepSpeed wraps the client optimizer around its flat partitions: keep the foreach AdamW it was
+    # verified with; elsewhere the fused kernel (CUDA, CPU)
     optimizer = build_optimizer(model, lr=train.learning_rate, weight_decay=train.weight_decay,
-                                betas=(train.adam_beta1, train.adam_beta2), eps=train.adam_epsilon)
+                                betas=(train.adam_beta1, train.adam_beta2), eps=train.adam_epsilon,
+                                fused=False if train.deepspeed else None)
     scheduler = build_scheduler(optimizer, schedule=train.lr_scheduler, total_steps=total_steps,
                                 warmup_steps=warmup_steps, min_lr_ratio=train.min_lr_ratio)
     if train.deepspeed:

@@ -56,7 +56,8 @@ class MetricsLogger:
             atomic_write_jsonl(self.path, kept)
         elif self.path.exists():
             self.path.unlink()  # a fresh run starts a fresh log
-        self._appender = JsonlAppender(self.path)
+        # flushed per line (survives a killed process); no fsync: a resume rewrites the tail anyway
+        self._appender = JsonlAppender(self.path, fsync=False)
         for name in report_to:
             if name not in REPORTERS:
                 raise R1Error(f"unknown report_to '{name}'; one of: {', '.join(REPORTERS)}")

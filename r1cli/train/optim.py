@@ -1,7 +1,7 @@
 """Optimizer and learning-rate schedules shared by the SFT and GRPO trainers.
 
 * :func:`build_optimizer` — AdamW with weight decay on matrices only (biases, norms and other 1-D
-  parameters get none, as in HF Trainer), ``fused=True`` on CUDA.
+  parameters get none, as in HF Trainer), fused kernel where available (CUDA, CPU).
 * :func:`lr_factor` — the multiplier of the base learning rate at an optimizer step, for the
   schedules ``constant``, ``linear`` and ``cosine`` (with a floor ``min_lr_ratio``), each with a
   linear warmup. :func:`build_scheduler` wraps it in a ``LambdaLR``.
@@ -77,19 +77,22 @@ def build_optimizer(model: Any, *, lr: float, weight_decay: float = 0.0,
                     fused: bool | None = None) -> Any:
     """``torch.optim.AdamW`` over ``model``'s trainable parameters.
 
-    ``fused=None`` picks the fused kernel when every parameter is on CUDA; ``fused=False`` forces
-    the default (foreach) implementation; ``fused=True`` on CPU is allowed where torch supports it.
+    ``fused=None`` uses the fused kernel where this torch build has one for the parameters' device
+    (CUDA, and CPU since torch 2.4; HF Trainer's default ``adamw_torch_fused`` too), else the
+    foreach implementation; ``fused=False`` forces foreach.
     """
     import torch
 
     groups = param_groups(model.named_parameters(), weight_decay)
     if not groups:
         raise R1Error("the model has no trainable parameters")
-    if fused is None:
-        fused = all(p.is_cuda for g in groups for p in g["params"])
     kwargs: dict[str, Any] = {"lr": lr, "betas": tuple(betas), "eps": eps}
-    if fused:
-        kwargs["fused"] = True
+    if fused is not False:
+        try:
+            return torch.optim.AdamW(groups, fused=True, **kwargs)
+        except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device / dtype
+            if fused:
+                raise
     return torch.optim.AdamW(groups, **kwargs)
 
 

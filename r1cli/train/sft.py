@@ -48,9 +48,14 @@ class DataPlan:
         return max(1, math.ceil(len(self.units) / self.global_batch))
 
     def epoch_order(self, epoch: int) -> list[int]:
+        """The seeded permutation of unit indices for ``epoch`` (cached: one shuffle per epoch)."""
+        cached = getattr(self, "_order", None)
+        if cached is not None and cached[0] == epoch:
+            return cached[1]
         order = list(range(len(self.units)))
         if self.shuffle:
             random.Random(self.seed * 1_000_003 + epoch).shuffle(order)
+        self._order = (epoch, order)
         return order
 
     def step_units(self, step: int) -> list[list[Any]]:
