@@ -6,15 +6,18 @@ Both trainers get the same model, prompts (tiny-world ``arith`` problems, chat t
 reward (r1's ``accuracy`` reward function, called by TRL as a plain Python reward), G completions per
 prompt, P prompts per optimizer step (one generation per step, μ = 1, one optimizer step), the same
 ``max_new_tokens``, temperature 1.0, top-p 1.0, β = 0, token-mean loss (TRL's ``dapo`` loss type),
-learning rate and AdamW. r1 packs its update into length-bucketed micro-batches of about
-``--micro-batch-tokens`` tokens (the gradient is the same as one big batch; TRL pads the whole batch).
+learning rate and AdamW. In its update r1 runs each group's prompt once and the G completions on its
+KV cache (``grpo.share_prompts``), in length-bucketed micro-batches of about ``--micro-batch-tokens``
+tokens; the gradient is the same as one padded batch (tested), which is what TRL computes.
 Generation is plain transformers on CPU on both sides: TRL calls
 ``model.generate``; r1 uses its ``hf`` backend (its own KV-cache decode loop sharing the policy).
 
 Timing: each trainer runs in its own fresh process with the same ``torch`` thread count. A step is the
 wall time between two consecutive step ends (TRL: ``on_step_end`` callbacks; r1: consecutive
 ``metrics.jsonl`` writes, one per step), so generation, rewards, the update and per-step logging are
-all inside it; model loading and the first (warm-up) step are excluded. steps/s = steps / Σ step time.
+all inside it; model loading and the first (warm-up) step are excluded. The machine is shared, so the
+two trainers alternate for ``--rounds`` rounds (TRL, r1, TRL, r1, ...) and each rate is
+steps / Σ step time over all its rounds; the per-round rates are kept in the JSON.
 
 Writes bench/results/grpo.json with both rates, their ratio (goal: r1 >= 2x TRL) and the settings.
 """
@@ -121,20 +124,22 @@ def make_inputs(a: argparse.Namespace, work: Path) -> None:
         a.model = str(init_tiny(work / "model"))
         a.model_note = "init_tiny defaults, random weights (every completion runs to max_new_tokens)"
     else:
-        a.model_note = a.model
+        a.model_note = a.note or a.model
     a.data = str(write_task_data("arith", 512, a.seed, work / "data")["problems"])
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, help="HF model dir (default: a fresh init_tiny model)")
-    p.add_argument("--steps", type=int, default=6, help="timed steps (after one warm-up step)")
+    p.add_argument("--note", default=None, help="how --model was made (written to the JSON)")
+    p.add_argument("--steps", type=int, default=6, help="timed steps per round (after one warm-up step)")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds of each trainer")
     p.add_argument("--G", type=int, default=8)
     p.add_argument("--prompts", type=int, default=8)
     p.add_argument("--max-new-tokens", type=int, default=48)
     p.add_argument("--lr", type=float, default=1e-5)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--micro-batch-tokens", type=int, default=1024,
+    p.add_argument("--micro-batch-tokens", type=int, default=2048,
                    help="r1 only: length-bucketed micro-batches (the update is the same; TRL has no equivalent)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default=str(ROOT / "bench" / "results" / "grpo.json"))
@@ -151,9 +156,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         make_inputs(a, work)
-        results = {}
-        for which in ("trl", "r1"):
-            out = work / f"{which}.json"
+        results: dict = {"trl": [], "r1": []}
+        for rnd, which in [(r, w) for r in range(a.rounds) for w in ("trl", "r1")]:
+            out = work / f"{which}-{rnd}.json"
             cmd = [sys.executable, __file__, "--which", which, "--model", a.model, "--data", a.data,
                    "--out-dir", str(work), "--result", str(out), "--steps", str(a.steps), "--G", str(a.G),
                    "--prompts", str(a.prompts), "--max-new-tokens", str(a.max_new_tokens), "--lr", str(a.lr),
@@ -161,10 +166,13 @@ def main() -> None:
             run = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if run.returncode != 0:
                 sys.exit(f"{which} failed:\n{run.stderr[-4000:]}")
-            results[which] = json.loads(out.read_text())
-            print(f"{which}: {results[which]['steps_per_s']:.3f} steps/s "
-                  f"(median step {statistics.median(results[which]['step_seconds']):.2f} s)", flush=True)
-    ratio = results["r1"]["steps_per_s"] / results["trl"]["steps_per_s"]
+            res = json.loads(out.read_text())
+            results[which].append(res)
+            print(f"round {rnd} {which}: {res['steps_per_s']:.3f} steps/s "
+                  f"(median step {statistics.median(res['step_seconds']):.2f} s)", flush=True)
+    steps = {w: [x for res in results[w] for x in res["step_seconds"]] for w in results}
+    rate = {w: len(steps[w]) / sum(steps[w]) for w in steps}
+    ratio = rate["r1"] / rate["trl"]
     import torch
     import transformers
     import trl
@@ -175,9 +183,12 @@ def main() -> None:
         "G": a.G, "prompts_per_step": a.prompts, "completions_per_step": a.G * a.prompts,
         "max_new_tokens": a.max_new_tokens, "temperature": 1.0, "top_p": 1.0, "beta": 0.0, "loss": "token-mean",
         "learning_rate": a.lr, "r1_micro_batch_tokens": a.micro_batch_tokens, "timed_steps": a.steps, "warmup_steps": 1, "torch_threads": a.threads,
-        "r1_steps_per_s": results["r1"]["steps_per_s"], "trl_steps_per_s": results["trl"]["steps_per_s"],
+        "rounds": a.rounds, "r1_steps_per_s": rate["r1"], "trl_steps_per_s": rate["trl"],
         "ratio_r1_over_trl": ratio, "goal_ratio": 2.0, "goal_met": ratio >= 2.0,
-        "r1_step_seconds": results["r1"]["step_seconds"], "trl_step_seconds": results["trl"]["step_seconds"],
+        "ratio_of_median_steps": statistics.median(steps["trl"]) / statistics.median(steps["r1"]),
+        "r1_steps_per_s_by_round": [r["steps_per_s"] for r in results["r1"]],
+        "trl_steps_per_s_by_round": [r["steps_per_s"] for r in results["trl"]],
+        "r1_step_seconds": steps["r1"], "trl_step_seconds": steps["trl"],
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__,
                      "python": platform.python_version()},
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared with other jobs while measured)",

@@ -138,6 +138,8 @@ class GRPOSection(Section):
     micro_batch_size: int | None = Field(default=None, gt=0)  # sequences per forward/backward
     # or pack micro-batches by length up to this many (padded) tokens; the update is the same either way
     micro_batch_tokens: int | None = Field(default=None, gt=0)
+    # one process, μ = 1, one mini-batch: run each group's prompt once and its G completions on its KV cache
+    share_prompts: bool = True
     estimator: Literal["grpo", "rloo", "reinforce++-baseline"] = "grpo"
     scale: Literal["group", "batch", "none"] = "group"
     adv_eps: float = Field(default=1e-6, ge=0)

@@ -225,7 +225,7 @@ class GRPOTrainer:
         comps = [c for grp in groups for c in grp.completions]
         batch = build_batch([grp.prompt_ids for grp in groups for _ in grp.completions],
                             [list(c.token_ids) for c in comps], self.tokenizer.pad_token_id,
-                            [c.logprobs for c in comps], device=self.ctx.device)
+                            [c.logprobs for c in comps], device=self.ctx.device, group_size=gen.n)
         need_old = g.iterations > 1 or g.mini_batches > 1 or g.kl_placement == "reward"
         mb = {"temperature": gen.temperature, "micro_batch_size": g.micro_batch_size,
               "token_budget": g.micro_batch_tokens}
@@ -235,7 +235,7 @@ class GRPOTrainer:
         stats = run_updates(self.engine, batch, adv, keep, g=g, temperature=gen.temperature, norm_len=self.norm_len,
                             ctx=self.ctx, step=self.step, old_logp=old, ref_logp=ref if g.kl_placement == "loss" else None,
                             is_level=self.is_level, seed=t.seed,
-                            micro_steps=self._micro_steps)
+                            micro_steps=self._micro_steps, share_prompts=g.share_prompts and not t.gradient_checkpointing)
         self.weights_dirty = self.cfg.generation.backend != "hf"
         return {**stats, **extra}
 

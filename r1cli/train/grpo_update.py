@@ -34,6 +34,7 @@ class TrainBatch:
     completion_ids: torch.Tensor  # [N, C]
     completion_mask: torch.Tensor  # [N, C] bool, generated tokens
     rollout_logp: torch.Tensor | None  # [N, C] engine log-probs (None when the engine gave none)
+    group_size: int = 1  # rows k·G .. k·G + G − 1 share one prompt
 
     @property
     def size(self) -> int:
@@ -45,7 +46,7 @@ class TrainBatch:
 
 
 def build_batch(prompt_ids: list[list[int]], completion_ids: list[list[int]], pad_id: int,
-                rollout_logprobs: list[Any] | None = None, device: Any = "cpu") -> TrainBatch:
+                rollout_logprobs: list[Any] | None = None, device: Any = "cpu", group_size: int = 1) -> TrainBatch:
     """Rows of prompt + completion, right-padded (see the module docstring)."""
     import torch
 
@@ -68,7 +69,7 @@ def build_batch(prompt_ids: list[list[int]], completion_ids: list[list[int]], pa
                 rlp[i, :len(ci)] = torch.tensor(list(rollout_logprobs[i])[:len(ci)], dtype=torch.float32)
     start = torch.tensor([max(1, len(p)) for p in prompt_ids], dtype=torch.long)
     to = (lambda t: t.to(device)) if device != "cpu" else (lambda t: t)
-    return TrainBatch(to(ids), to(start), to(comp), to(cmask), to(rlp) if rlp is not None else None)
+    return TrainBatch(to(ids), to(start), to(comp), to(cmask), to(rlp) if rlp is not None else None, group_size)
 
 
 class Slice(NamedTuple):
@@ -188,6 +189,67 @@ def check_finite(value: float, what: str, step: int) -> None:
                       "train.learning_rate or check the rewards")
 
 
+def group_micro_batches(n_groups: int, group_size: int, batch: TrainBatch, token_budget: int | None
+                        ) -> list[list[int]]:
+    """Whole groups per micro-batch for the shared-prompt forward; returns lists of row indices.
+
+    A group costs ``P + G·C`` tokens (its prompt once, its G completions); groups are sorted by size and
+    packed greedily while ``groups × (P' + G·C') ≤ token_budget`` (all in one micro-batch without one).
+    """
+    starts = batch.completion_start.tolist()
+    comp = batch.completion_mask.sum(-1).tolist()
+    cost = [(starts[k * group_size], max(comp[k * group_size:(k + 1) * group_size] or [1])) for k in range(n_groups)]
+    order = sorted(range(n_groups), key=lambda k: -(cost[k][0] + group_size * cost[k][1]))
+    out: list[list[int]] = []
+    current: list[int] = []
+    for k in order:
+        p = max([cost[j][0] for j in current] + [cost[k][0]])
+        c = max([cost[j][1] for j in current] + [cost[k][1]])
+        if current and token_budget is not None and (len(current) + 1) * (p + group_size * c) > token_budget:
+            out.append(current)
+            current = []
+        current.append(k)
+    if current:
+        out.append(current)
+    return [[k * group_size + j for k in groups for j in range(group_size)] for groups in out]
+
+
+def shared_prompt_logits(model: Any, batch: TrainBatch, rows: list[int], group_size: int) -> tuple[Any, int]:
+    """Completion logits ``[b·G, C', V]`` of whole groups, running each group's prompt once.
+
+    The prompts (left-padded) go through the model with a KV cache; the cache is repeated G times and
+    the completions run on top of it, so the prompt tokens cost one forward per group instead of G. The
+    logit predicting completion token 0 comes from the prompt's last position. Gradients flow through
+    the cache into the prompt forward, so the result equals :func:`completion_logits` on the same rows.
+    """
+    import torch
+
+    dev = batch.input_ids.device
+    idx = torch.tensor(rows, dtype=torch.long, device=dev)
+    heads = rows[::group_size]
+    starts = [int(batch.completion_start[r]) for r in heads]
+    width = max(1, int(batch.completion_mask[idx].sum(-1).max()))
+    p = max(starts)
+    prompt = torch.zeros((len(heads), p), dtype=torch.long, device=dev)
+    pmask = torch.zeros((len(heads), p), dtype=torch.long, device=dev)
+    for i, (r, s) in enumerate(zip(heads, starts, strict=True)):
+        prompt[i, p - s:] = batch.input_ids[r, :s]
+        pmask[i, p - s:] = 1
+    ppos = (pmask.cumsum(-1) - 1).clamp(min=0)  # [g, P]
+    out = model(input_ids=prompt, attention_mask=pmask, position_ids=ppos, use_cache=True, logits_to_keep=1)
+    first = out.logits[:, -1:, :].repeat_interleave(group_size, dim=0)  # [b, 1, V] predicts token 0
+    if width == 1:
+        return first, width
+    cache = out["cache"] if "cache" in out else out["past_key_values"]  # transformers >= 5.2x renamed it
+    cache.batch_repeat_interleave(group_size)
+    comp = batch.completion_ids[idx, :width - 1]  # [b, C' - 1]: tokens 0..C'-2 predict 1..C'-1
+    mask = torch.cat([pmask.repeat_interleave(group_size, dim=0), torch.ones_like(comp)], dim=1)
+    pos = ppos[:, -1:].repeat_interleave(group_size, dim=0) + 1 + torch.arange(width - 1, device=dev)
+    cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    rest = model(input_ids=comp, attention_mask=mask, position_ids=pos, use_cache=True, **{cache_kw: cache}).logits
+    return torch.cat([first, rest], dim=1), width
+
+
 def micro_steps_per_update(rows_per_rank: int, mini_batches: int, micro_batch_size: int | None) -> int:
     """Micro-batches of one optimizer step when the rollout is full: ``ceil(rows / m / micro)``.
 
@@ -201,7 +263,7 @@ def micro_steps_per_update(rows_per_rank: int, mini_batches: int, micro_batch_si
 def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_keep: torch.Tensor, *, g: Any,
                 temperature: float, norm_len: float, ctx: Any, step: int, old_logp: torch.Tensor | None = None,
                 ref_logp: torch.Tensor | None = None, is_level: str | None = None, seed: int = 0,
-                micro_steps: Any = None) -> dict[str, float]:
+                micro_steps: Any = None, share_prompts: bool = False) -> dict[str, float]:
     """μ passes over ``batch``, each split into ``g.mini_batches`` optimizer steps; return step stats.
 
     ``engine``: :mod:`r1cli.train.engine` (plain, DDP or DeepSpeed) — ``forward``, ``backward(loss,
@@ -211,7 +273,8 @@ def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_ke
     the rollout engine's log-probs. ``micro_steps(n) -> k``: how many micro-batches to run when this
     rank has ``n`` for an optimizer step (DDP: the most of any rank; DeepSpeed: its fixed accumulation
     count); the extra ones are empty. Micro-batches follow ``g.micro_batch_size`` and the token budget
-    ``g.micro_batch_tokens``. Each micro-batch loss uses the step's normalisers summed over
+    ``g.micro_batch_tokens``. ``share_prompts`` (one process, one pass, one mini-batch, G > 1): whole
+    groups per micro-batch, each prompt run once (:func:`shared_prompt_logits`). Each micro-batch loss uses the step's normalisers summed over
     ranks and is multiplied by the world size, because DDP and ZeRO average gradients over ranks.
     Stats: token-weighted means over micro-batches and ranks, the last grad norm, lr, the mean loss.
     """
@@ -236,6 +299,8 @@ def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_ke
         weights[key] += weight
 
     lengths = batch.row_lengths()
+    share = (share_prompts and batch.group_size > 1 and g.iterations == 1 and g.mini_batches == 1
+             and micro_steps is None and n % batch.group_size == 0)
     for it in range(g.iterations):
         shuffle = g.iterations > 1 or g.mini_batches > 1
         order = torch.randperm(n, generator=gen).tolist() if shuffle else list(range(n))
@@ -245,8 +310,11 @@ def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_ke
             mask_all = batch.completion_mask[idx_all] & row_keep[idx_all].unsqueeze(1)
             tokens_in_step = ctx.all_reduce_sum(float(mask_all.sum())) or None
             seqs_in_step = ctx.all_reduce_sum(float(len(chunk))) or None
-            runs: list[list[int] | None] = list(micro_batches(chunk, g.micro_batch_size, lengths,
-                                                              g.micro_batch_tokens))
+            if share:
+                runs: list[list[int] | None] = list(group_micro_batches(n // batch.group_size, batch.group_size,
+                                                                        batch, g.micro_batch_tokens))
+            else:
+                runs = list(micro_batches(chunk, g.micro_batch_size, lengths, g.micro_batch_tokens))
             if micro_steps is not None:
                 want = micro_steps(len(runs))
                 if len(runs) > want:
@@ -261,9 +329,15 @@ def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_ke
                     engine.backward(engine.forward(dummy).logits.sum() * 0.0, sync=sync)
                     continue
                 idx = torch.tensor(rows, dtype=torch.long, device=dev)
-                sl = row_slice(batch, idx)
-                c1 = sl.width
-                logits = completion_logits(engine, sl)  # [b, c1, V]
+                if share:
+                    from r1cli.train.engine import autocast
+
+                    with autocast(ctx.device, bool(getattr(engine, "bf16", False))):
+                        logits, c1 = shared_prompt_logits(engine.module, batch, rows, batch.group_size)  # [b, c1, V]
+                else:
+                    sl = row_slice(batch, idx)
+                    c1 = sl.width
+                    logits = completion_logits(engine, sl)  # [b, c1, V]
                 logp = token_logprobs(logits, batch.completion_ids[idx, :c1], temperature=temperature)
                 mask = batch.completion_mask[idx, :c1] & row_keep[idx].unsqueeze(1)  # [b, c1]
                 old = old_logp[idx, :c1] if old_logp is not None else logp.detach()

@@ -190,3 +190,46 @@ def test_update_moves_log_probs_the_way_of_the_advantage(tiny_model_factory):
     delta = after - before
     assert delta[0] > 0 and delta[2] > 0  # A > 0: more likely
     assert delta[1] < 0 and delta[3] < 0  # A < 0: less likely
+
+
+# 3 groups of G = 2 sharing prompts, with different prompt and completion lengths
+GP = [[5, 6, 7], [5, 6, 7], [8, 9], [8, 9], [10, 11, 12, 13], [10, 11, 12, 13]]
+GC = [[20, 21, 1], [22, 1], [23, 24, 25, 26], [27], [28], [29, 30]]
+
+
+def test_shared_prompt_logits_equal_the_plain_forward(tiny_model_factory):
+    from r1cli.train.grpo_update import completion_logits, shared_prompt_logits
+
+    model = tiny_model_factory(8).eval()
+    batch = build_batch(GP, GC, pad_id=0, group_size=2)
+    rows = list(range(6))
+    shared, width = shared_prompt_logits(model, batch, rows, 2)
+    plain = completion_logits(model, row_slice(batch, torch.tensor(rows)))
+    assert width == plain.shape[1] == 4
+    mask = batch.completion_mask[:, :width]
+    torch.testing.assert_close(shared[mask], plain[mask], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("budget", [None, 20])
+def test_shared_prompt_update_equals_the_plain_update(tiny_model_factory, budget):
+    adv = torch.tensor([1.0, -1.0, 0.5, -0.5, 2.0, -2.0])
+    keep = torch.ones(6, dtype=torch.bool)
+    batch = build_batch(GP, GC, pad_id=0, group_size=2)
+    plain, _ = _update(tiny_model_factory(9), batch, adv, keep)
+    model = tiny_model_factory(9)
+    before = [p.detach().clone() for p in model.parameters()]
+    run_updates(_engine(model), batch, adv, keep, g=_cfg(micro_batch_tokens=budget), temperature=1.0, norm_len=8.0,
+                ctx=DistributedContext(), step=0, share_prompts=True)
+    shared = [b - p.detach() for b, p in zip(before, model.parameters(), strict=True)]
+    for a, b in zip(plain, shared, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+def test_group_micro_batches_keep_groups_whole():
+    from r1cli.train.grpo_update import group_micro_batches
+
+    batch = build_batch(GP, GC, pad_id=0, group_size=2)
+    # group costs P + 2·C: g0 3 + 2·3 = 9, g1 2 + 2·4 = 10, g2 4 + 2·2 = 8; sorted g1, g0, g2.
+    # budget 20: [g1, g0] -> 2 x (3 + 2·4) = 22 > 20, so g1 alone; [g0, g2] -> 2 x (4 + 2·3) = 20 fits
+    assert group_micro_batches(3, 2, batch, 20) == [[2, 3], [0, 1, 4, 5]]
+    assert group_micro_batches(3, 2, batch, None) == [[2, 3, 0, 1, 4, 5]]
