@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from r1cli import __version__
-from r1cli.commands import data, demo, init_model, presets, slurm
 from r1cli.commands import curate as curate_cmd
+from r1cli.commands import data, demo, init_model, presets, slurm
 from r1cli.commands import distill as distill_cmd
 from r1cli.commands import eval as eval_cmd
 from r1cli.commands import grpo as grpo_cmd
@@ -47,7 +47,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = None,
 ) -> None:
     """r1: the DeepSeek-R1 recipe from a terminal."""

@@ -82,7 +82,7 @@ def _report(out_dir: Path, task: str, rows: list[dict], sft: dict, grpo: dict, s
         f"SFT: {sft.get('steps')} steps, final loss {sft.get('final_loss', float('nan')):.4f}, "
         f"{sft.get('tokens_per_s', 0):,.0f} tokens/s — curve: `sft/loss.png`.",
         "",
-        f"GRPO: {grpo.get('step', grpo.get('steps', '?'))} steps — curves of reward, accuracy, length and "
+        f"GRPO: {grpo.get('steps', '?')} steps — curves of reward, accuracy, length and "
         "reflection rate: `grpo/` (PNG files beside `metrics.jsonl`).",
         "",
     ]
@@ -97,7 +97,7 @@ def _row(stage: str, model: Path, res: dict) -> dict:
     m = res["metrics"]
     return {"stage": stage, "model": str(model), "pass@1": m["pass@1"], "stderr": m["pass@1_stderr"] or 0.0,
             "maj": m["maj@k"].get(str(EVAL_N), 0.0), "pass@k": m["pass@k"].get(str(EVAL_N), 0.0),
-            "mean_tokens": m.get("mean_tokens")}
+            "mean_tokens": round(m["mean_tokens"], 1) if m.get("mean_tokens") is not None else "n/a"}
 
 
 def run_demo(output_dir: Path, *, task: str = "arith", quick: bool = False, seed: int = 0) -> dict:
@@ -140,7 +140,7 @@ def run_demo(output_dir: Path, *, task: str = "arith", quick: bool = False, seed
     grpo_sets = ["train.max_steps=2", "grpo.prompts_per_step=4"] if quick else []
     grpo_cfg = _config(GRPOConfig, "grpo", {"model.path": str(sft_dir), "data.path": str(data["problems"]),
                                             "output_dir": str(out_dir / "grpo")}, grpo_sets)
-    grpo = run_grpo(grpo_cfg) or {}
+    grpo = {**(run_grpo(grpo_cfg) or {}), "steps": grpo_cfg.train.max_steps}
     grpo_dir = out_dir / "grpo" / "final"
 
     _stage(7, "eval", "after GRPO")

@@ -30,7 +30,7 @@ def _prompt_fn(template: str):
     return prompt
 
 
-def sampling_params(g) -> "SamplingParams":  # noqa: F821 - imported lazily
+def sampling_params(g) -> SamplingParams:  # noqa: F821 - imported lazily
     from r1cli.generation.base import SamplingParams
 
     return SamplingParams(n=g.n, temperature=g.temperature, top_p=g.top_p, max_new_tokens=g.max_new_tokens,

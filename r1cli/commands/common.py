@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -11,14 +11,14 @@ from r1cli.config.core import Section, resolve_config, to_yaml, write_config
 
 S = TypeVar("S", bound=Section)
 
-PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="Preset name (e.g. open-r1) or YAML path.")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML config file.")]
+PresetOpt = Annotated[str | None, typer.Option("--preset", help="Preset name (e.g. open-r1) or YAML path.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML config file.")]
 SetOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--set", help="Override a config key: --set a.b=value (value parsed as YAML). Repeatable."),
 ]
 PrintConfigOpt = Annotated[bool, typer.Option("--print-config", help="Print the merged config as YAML and exit.")]
-OutputDirOpt = Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Where outputs are written.")]
+OutputDirOpt = Annotated[Path | None, typer.Option("--output-dir", "-o", help="Where outputs are written.")]
 
 
 def build_config(

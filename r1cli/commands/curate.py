@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,17 +20,17 @@ from r1cli.config.curate import CurateConfig
 
 
 def curate(
-    data: Annotated[Optional[list[str]], typer.Option("--data", "-d", help="Input file or hub id (repeatable).")] = None,
-    weight: Annotated[Optional[list[float]], typer.Option(help="Share of each --data kept, in order (repeatable).")] = None,
-    steps: Annotated[Optional[str], typer.Option(help="Comma list, run in order: normalize,dedup,decontam,verify,difficulty,length.")] = None,
-    benchmarks: Annotated[Optional[str], typer.Option(help="decontam: benchmark names or files, comma separated.")] = None,
-    problem_field: Annotated[Optional[str], typer.Option(help="Problem field of every --data.")] = None,
-    answer_field: Annotated[Optional[str], typer.Option(help="Answer field of every --data.")] = None,
-    tokenizer: Annotated[Optional[str], typer.Option(help="Tokenizer for the length step and histograms.")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="difficulty: the model that samples.")] = None,
-    backend: Annotated[Optional[str], typer.Option(help="difficulty: hf, vllm or openai.")] = None,
-    base_url: Annotated[Optional[str], typer.Option(help="difficulty with openai: server URL.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of mixing and sampling.")] = None,
+    data: Annotated[list[str] | None, typer.Option("--data", "-d", help="Input file or hub id (repeatable).")] = None,
+    weight: Annotated[list[float] | None, typer.Option(help="Share of each --data kept, in order (repeatable).")] = None,
+    steps: Annotated[str | None, typer.Option(help="Comma list, run in order: normalize,dedup,decontam,verify,difficulty,length.")] = None,
+    benchmarks: Annotated[str | None, typer.Option(help="decontam: benchmark names or files, comma separated.")] = None,
+    problem_field: Annotated[str | None, typer.Option(help="Problem field of every --data.")] = None,
+    answer_field: Annotated[str | None, typer.Option(help="Answer field of every --data.")] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="Tokenizer for the length step and histograms.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="difficulty: the model that samples.")] = None,
+    backend: Annotated[str | None, typer.Option(help="difficulty: hf, vllm or openai.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="difficulty with openai: server URL.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of mixing and sampling.")] = None,
     output_dir: OutputDirOpt = None,
     preset: PresetOpt = None,
     config: ConfigOpt = None,

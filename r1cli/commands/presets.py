@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -10,7 +10,7 @@ app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("list")
-def list_(command: Annotated[Optional[str], typer.Argument(help="Only presets of this command.")] = None) -> None:
+def list_(command: Annotated[str | None, typer.Argument(help="Only presets of this command.")] = None) -> None:
     """List the presets shipped with r1 (name and first line of its header)."""
     from r1cli.config.core import PRESET_DIR, list_presets
 

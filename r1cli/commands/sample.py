@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,28 +20,28 @@ from r1cli.config.sample import SampleConfig
 
 
 def sample(
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="HF model dir or hub id (served name for openai).")] = None,
-    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Problems: JSONL/JSON/Parquet/CSV file or hub id.")] = None,
-    split: Annotated[Optional[str], typer.Option(help="Split of a hub dataset.")] = None,
-    problem_field: Annotated[Optional[str], typer.Option(help="Field holding the problem text.")] = None,
-    answer_field: Annotated[Optional[str], typer.Option(help="Field holding the reference answer.")] = None,
-    prompt_template: Annotated[Optional[str], typer.Option(help="User turn, with {problem}.")] = None,
-    n: Annotated[Optional[int], typer.Option("--n", help="Completions per prompt.")] = None,
-    temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature (0 = greedy).")] = None,
-    top_p: Annotated[Optional[float], typer.Option(help="Nucleus sampling.")] = None,
-    top_k: Annotated[Optional[int], typer.Option(help="Top-k (0 = off).")] = None,
-    max_new_tokens: Annotated[Optional[int], typer.Option(help="Longest completion, in tokens.")] = None,
-    stop: Annotated[Optional[list[str]], typer.Option(help="Stop string (repeatable).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Sampling seed.")] = None,
-    system_prompt: Annotated[Optional[str], typer.Option(help="Optional system message.")] = None,
-    prefill_think: Annotated[Optional[bool], typer.Option("--prefill-think/--no-prefill-think", help="Start the reply with <think>.")] = None,
-    backend: Annotated[Optional[str], typer.Option(help="hf (CPU default), vllm or openai.")] = None,
-    base_url: Annotated[Optional[str], typer.Option(help="openai: server URL, e.g. http://host:8000/v1.")] = None,
-    concurrency: Annotated[Optional[int], typer.Option(help="openai: requests in flight.")] = None,
-    tensor_parallel_size: Annotated[Optional[int], typer.Option(help="vllm: GPUs per model.")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Only the first N problems.")] = None,
-    shard: Annotated[Optional[str], typer.Option(help="i/k: sample shard i of k (0-based), for job arrays.")] = None,
-    merge_shards: Annotated[Optional[int], typer.Option(help="Merge the K shard files of --output-dir into samples.jsonl.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="HF model dir or hub id (served name for openai).")] = None,
+    data: Annotated[str | None, typer.Option("--data", "-d", help="Problems: JSONL/JSON/Parquet/CSV file or hub id.")] = None,
+    split: Annotated[str | None, typer.Option(help="Split of a hub dataset.")] = None,
+    problem_field: Annotated[str | None, typer.Option(help="Field holding the problem text.")] = None,
+    answer_field: Annotated[str | None, typer.Option(help="Field holding the reference answer.")] = None,
+    prompt_template: Annotated[str | None, typer.Option(help="User turn, with {problem}.")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="Completions per prompt.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature (0 = greedy).")] = None,
+    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling.")] = None,
+    top_k: Annotated[int | None, typer.Option(help="Top-k (0 = off).")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(help="Longest completion, in tokens.")] = None,
+    stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
+    system_prompt: Annotated[str | None, typer.Option(help="Optional system message.")] = None,
+    prefill_think: Annotated[bool | None, typer.Option("--prefill-think/--no-prefill-think", help="Start the reply with <think>.")] = None,
+    backend: Annotated[str | None, typer.Option(help="hf (CPU default), vllm or openai.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="openai: server URL, e.g. http://host:8000/v1.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="openai: requests in flight.")] = None,
+    tensor_parallel_size: Annotated[int | None, typer.Option(help="vllm: GPUs per model.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N problems.")] = None,
+    shard: Annotated[str | None, typer.Option(help="i/k: sample shard i of k (0-based), for job arrays.")] = None,
+    merge_shards: Annotated[int | None, typer.Option(help="Merge the K shard files of --output-dir into samples.jsonl.")] = None,
     output_dir: OutputDirOpt = None,
     preset: PresetOpt = None,
     config: ConfigOpt = None,

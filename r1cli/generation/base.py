@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 Message = dict[str, str]
-Prompt = Union[str, list[Message]]
+Prompt = str | list[Message]
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,8 @@ class GenerationBackend(ABC):
     def generate(self, prompts: list[Prompt], params: SamplingParams) -> list[list[Completion]]:
         """Return, for each prompt in order, exactly ``params.n`` completions."""
 
-    def update_weights(self, model: Any) -> None:  # pragma: no cover - overridden where supported
+    def update_weights(self, model: Any) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Load new policy weights in place (GRPO). Backends that share the model object need nothing."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release resources (servers, GPU memory)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from r1cli.config.core import (
     Section,
@@ -128,7 +128,7 @@ def test_all_keys_and_yaml_roundtrip(tmp_path):
 
 def test_config_is_frozen():
     cfg = resolve_config(Cfg, command="t")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         cfg.output_dir = "y"  # type: ignore[misc]
 
 
