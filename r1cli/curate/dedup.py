@@ -22,7 +22,7 @@ import numpy as np
 
 from r1cli.curate.minhash import find_near_duplicates
 from r1cli.curate.rows import Row, StepResult, check_choice, mark_removed, text_of
-from r1cli.curate.text import text_hash, words
+from r1cli.curate.text import text_hash, tokens
 from r1cli.errors import MissingDependencyError, R1Error
 
 METHODS = ("exact", "minhash", "embedding")
@@ -73,7 +73,7 @@ def _exact(rows: list[Row], field: str, strip_digits: bool) -> StepResult:
 
 
 def _minhash(items: list[Row], field: str, **params: Any) -> StepResult:
-    docs = [words(text_of(row, field, "dedup")) for row in items]
+    docs = [tokens(text_of(row, field, "dedup")) for row in items]
     dups = find_near_duplicates(docs, **params)
     kept, removed = [], []
     for i, row in enumerate(items):

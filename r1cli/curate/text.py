@@ -24,6 +24,7 @@ _MANY_NEWLINES = re.compile(r"\n{3,}")
 _ANY_SPACE = re.compile(r"\s+")
 _DIGITS = re.compile(r"\d+")
 _WORD = re.compile(r"[^\W_]+")  # letters and digits, no underscore
+_TOKEN = re.compile(r"[^\W_]+|[^\w\s]")  # words, and each symbol (+ - = ^ ...) on its own
 # UTF-8 read as Latin-1/cp1252 ("é" -> "Ã©", "’" -> "â€™"): each match counts as one bad character.
 _MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf]|\u00e2\u20ac")
 
@@ -55,6 +56,12 @@ def text_hash(text: str, *, strip_digits: bool = False) -> str:
 def words(text: str) -> list[str]:
     """Word tokens of :func:`match_key` text: maximal runs of letters and digits."""
     return _WORD.findall(match_key(text))
+
+
+def tokens(text: str) -> list[str]:
+    """:func:`words` plus every symbol as a token of its own, for near-duplicate detection: in math,
+    ``What is 6 - 4?`` and ``What is 6 + 4?`` share every word but are different problems."""
+    return _TOKEN.findall(match_key(text))
 
 
 def _is_bad_char(ch: str) -> bool:

@@ -41,7 +41,7 @@ def test_run_curate_outputs_and_resume(tmp_path, inputs):
     assert {r["id"]: (r["removed_by"], r["reason"]) for r in removed} == {
         "a2": ("normalize", "empty problem"),
         "2": ("dedup", "exact duplicate of a1 (normalised text)"),
-        "1": ("dedup", "near-duplicate of a0 (jaccard≈0.85)"),
+        "1": ("dedup", "near-duplicate of a0 (jaccard≈0.86)"),  # 61/71 with symbols as tokens (conftest)
         "3": ("decontam", "contaminated: toy/toy-1 (exact normalised match)"),
     }
     # 7 rows: mix keeps 7; normalize 7 -> 6; dedup 6 -> 4; decontam 4 -> 3
