@@ -10,3 +10,12 @@ out = Console(highlight=False)
 
 def info(msg: str) -> None:
     err.print(msg)
+
+
+def emit_json(obj: object) -> None:
+    """One JSON line on stdout for machines (plain print: rich would wrap it at the terminal width)."""
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

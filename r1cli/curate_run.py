@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from r1cli.config.curate import CurateConfig
-from r1cli.console import err, out
+from r1cli.console import emit_json, err
 from r1cli.errors import R1Error
 
 
@@ -42,5 +40,5 @@ def run_curate_from_config(cfg: CurateConfig) -> dict:
         if backend is not None:
             backend.close()
     err.print(f"[green]wrote[/green] {cfg.output_dir}/kept.jsonl, removed.jsonl, stats.json, report.md")
-    out.print(json.dumps({"kept": stats["kept"], "removed": stats["removed"], "removed_by": stats["removed_by"]}))
+    emit_json({"kept": stats["kept"], "removed": stats["removed"], "removed_by": stats["removed_by"]})
     return stats

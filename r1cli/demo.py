@@ -7,12 +7,11 @@ presets, so the demo is also a smoke test of the real code paths.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-from r1cli.console import err, out
+from r1cli.console import emit_json, err
 
 EVAL_N = 4
 
@@ -158,5 +157,5 @@ def run_demo(output_dir: Path, *, task: str = "arith", quick: bool = False, seed
     for r in rows:
         err.print(f"   {r['stage']:5s} pass@1 {r['pass@1']:.3f}  ({r['model']})")
     err.print(f"   report: {report}  ({seconds:.0f} s)")
-    out.print(json.dumps(summary))
+    emit_json(summary)
     return summary

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from r1cli.config.sample import SampleConfig
-from r1cli.console import err, out
+from r1cli.console import emit_json, err
 from r1cli.errors import R1Error
 
 
@@ -53,7 +52,7 @@ def run_sample(cfg: SampleConfig) -> dict:
         backend.close()
     err.print(f"[green]wrote[/green] {output}: {summary['problems']} problems, {summary['samples']} samples, "
               f"{summary['tokens']} tokens, truncation rate {summary['truncation_rate']:.3f}")
-    out.print(json.dumps({k: summary[k] for k in ("problems", "samples", "tokens", "truncation_rate")}))
+    emit_json({k: summary[k] for k in ("problems", "samples", "tokens", "truncation_rate")})
     return summary
 
 
