@@ -115,7 +115,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--n", type=int, default=2000, help="SFT records (arith teacher traces)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "sft.json"))
+    p.add_argument("--out", default="bench/results/sft.json")  # relative to the repo root
     a = p.parse_args()
 
     import torch
@@ -162,7 +162,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg()},
         "results": results, "wall_s": round(time.time() - t0, 1),
     }
-    out = Path(a.out)
+    out = Path(a.out) if Path(a.out).is_absolute() else ROOT / a.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out} in {report['wall_s']} s", file=sys.stderr)
