@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.integration._grpo_cli import grpo_argv, grpo_env, torchrun_prefix
+from tests.integration._cli import r1_env, torchrun_argv, torchrun_prefix
 
 pytestmark = pytest.mark.slow
 
@@ -56,10 +56,10 @@ def test_two_processes_give_the_same_update(tmp_path):
 
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    one = subprocess.run([sys.executable, str(script), str(tmp_path / "one.pt")], env=grpo_env(),
+    one = subprocess.run([sys.executable, str(script), str(tmp_path / "one.pt")], env=r1_env(),
                          capture_output=True, text=True, timeout=300)
     assert one.returncode == 0, one.stderr[-3000:]
-    two = subprocess.run([*torchrun_prefix(2), str(script), str(tmp_path / "two.pt")], env=grpo_env(),
+    two = subprocess.run([*torchrun_prefix(2), str(script), str(tmp_path / "two.pt")], env=r1_env(),
                          capture_output=True, text=True, timeout=300)
     assert two.returncode == 0, two.stderr[-3000:]
     a, b = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
@@ -76,14 +76,12 @@ def test_trainer_under_torchrun(tmp_path):
     model = init_tiny(tmp_path / "model", hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
                       intermediate_size=64, max_position_embeddings=256)
     data = write_task_data("arith", 16, 0, tmp_path / "data")["problems"]
-    entry = grpo_argv(tmp_path)
-    target = ["-m", "r1cli"] if entry[1] == "-m" else [entry[1]]
-    cmd = [*torchrun_prefix(2), *target, "grpo", "--model", str(model), "--data", str(data),
+    cmd = [*torchrun_argv(2, "grpo"), "--model", str(model), "--data", str(data),
            "--reward", "repetition", "-G", "4", "--prompts-per-step", "4", "--max-steps", "2",
            "--max-new-tokens", "12", "--lr", "1e-3", "-o", str(tmp_path / "run"),
            "--set", "train.device=cpu", "--set", "grpo.micro_batch_size=3", "--set", "grpo.dynamic_sampling=true",
            "--set", "grpo.dynamic_sampling_max_rounds=2", "--set", "train.plots=false"]
-    run = subprocess.run(cmd, env=grpo_env(), capture_output=True, text=True, timeout=400)
+    run = subprocess.run(cmd, env=r1_env(), capture_output=True, text=True, timeout=400)
     assert run.returncode == 0, run.stderr[-3000:]
     rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]

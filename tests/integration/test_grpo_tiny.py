@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.integration._grpo_cli import run_grpo_cli
+from tests.integration._cli import run_r1
 
 pytestmark = pytest.mark.slow
 
@@ -24,9 +24,9 @@ def test_grpo_tiny_cli_runs_and_resumes(tmp_path):
             "--reward", "acc,format", "--reward-weights", "1,0.5", "-G", "4", "--prompts-per-step", "4",
             "--max-new-tokens", "16", "--lr", "1e-3", "-o", str(out), "--set", "train.device=cpu",
             "--set", "train.save_steps=2", "--set", "eval.every_steps=2"]
-    first = run_grpo_cli(tmp_path, *args, "--max-steps", "2")
+    first = run_r1("grpo", *args, "--max-steps", "2", timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
-    second = run_grpo_cli(tmp_path, *args, "--max-steps", "3", "--resume", "latest")
+    second = run_r1("grpo", *args, "--max-steps", "3", "--resume", "latest", timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "resumed" in second.stderr
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
@@ -39,6 +39,6 @@ def test_grpo_tiny_cli_runs_and_resumes(tmp_path):
 
 
 def test_grpo_cli_user_errors_are_one_line(tmp_path):
-    bad = run_grpo_cli(tmp_path, "--model", str(tmp_path / "nope"), "--data", "x.jsonl", "--set", "grpo.clip_hgh=1")
+    bad = run_r1("grpo", "--model", str(tmp_path / "nope"), "--data", "x.jsonl", "--set", "grpo.clip_hgh=1")
     assert bad.returncode == 2
     assert "grpo.clip_high" in bad.stderr and "Traceback" not in bad.stderr

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.integration._sft_cli import run_sft_cli, sft_env, torchrun_argv
+from tests.integration._cli import r1_env, run_r1, torchrun_argv
 
 pytestmark = pytest.mark.slow
 
@@ -24,10 +24,10 @@ def test_two_processes_match_one(tmp_path):
     data = write_task_data("arith", 40, 2, tmp_path / "data")["sft"]
     common = ["--model", str(model), "--data", str(data), "--max-steps", "6", "--batch-size", "2",
               "--lr", "3e-3", "--device", "cpu", "--set", "train.cpu_threads=1"]
-    one = run_sft_cli(tmp_path, *common, "--grad-accum", "2", "--output-dir", str(tmp_path / "one"))
+    one = run_r1("sft", *common, "--grad-accum", "2", "--output-dir", str(tmp_path / "one"))
     assert one.returncode == 0, one.stderr[-2000:]
-    two = subprocess.run([*torchrun_argv(tmp_path, 2), *common, "--grad-accum", "1",
-                          "--output-dir", str(tmp_path / "two")], env=sft_env(), capture_output=True,
+    two = subprocess.run([*torchrun_argv(2, "sft"), *common, "--grad-accum", "1",
+                          "--output-dir", str(tmp_path / "two")], env=r1_env(), capture_output=True,
                          text=True, timeout=400)
     assert two.returncode == 0, two.stderr[-3000:]
     assert "on 2 process(es)" in two.stderr

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.integration._sft_cli import free_port, run_sft_cli
+from tests.integration._cli import free_port, run_r1
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,7 +33,7 @@ def test_zero3_matches_torch_and_resumes_exactly(tmp_path, monkeypatch):
               "--set", "train.lr_scheduler=constant"]
 
     def run(out, *extra):
-        res = run_sft_cli(tmp_path, *common, "--output-dir", str(tmp_path / out), *extra, timeout=900)
+        res = run_r1("sft", *common, "--output-dir", str(tmp_path / out), *extra, timeout=900)
         assert res.returncode == 0, res.stderr[-3000:]
         return [json.loads(x)["loss"] for x in (tmp_path / out / "metrics.jsonl").read_text().splitlines()]
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.integration._sft_cli import run_sft_cli, sft_argv, sft_env
+from tests.integration._cli import r1_argv, r1_env, run_r1
 
 pytestmark = pytest.mark.slow
 
@@ -39,11 +39,11 @@ def test_sigkill_then_resume_matches_uninterrupted(assets, tmp_path):
     from r1cli.train.checkpoint import read_weights
 
     ref = tmp_path / "ref"
-    done = run_sft_cli(tmp_path, *_args(assets, ref))
+    done = run_r1("sft", *_args(assets, ref))
     assert done.returncode == 0, done.stderr[-2000:]
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen([*sft_argv(tmp_path), *_args(assets, out)], env=sft_env(),
+    proc = subprocess.Popen([*r1_argv("sft"), *_args(assets, out)], env=r1_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     while not (out / "checkpoint-6").is_dir() and proc.poll() is None and time.monotonic() < deadline:
@@ -53,7 +53,7 @@ def test_sigkill_then_resume_matches_uninterrupted(assets, tmp_path):
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert not (out / "final").exists()
 
-    resumed = run_sft_cli(tmp_path, *_args(assets, out, "--resume", "latest"))
+    resumed = run_r1("sft", *_args(assets, out, "--resume", "latest"))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resuming at step" in resumed.stderr
     a, b = read_weights(ref / "final"), read_weights(out / "final")
