@@ -141,10 +141,20 @@ class DistributedContext:
     def close(self) -> None:
         """Destroy the process group if this context created it."""
         if self.owns_group:
+            import gc
+
             import torch.distributed as dist
 
             if dist.is_initialized():
-                dist.destroy_process_group()
+                # Tear down symmetrically: no rank shuts its gloo/NCCL pairs while a peer is still
+                # inside a collective or about to start one (an early shutdown was seen to abort the
+                # other rank with "terminate called without an active exception"), and drop
+                # unreachable DDP reducers that still hold the group before shutting it down.
+                gc.collect()
+                try:
+                    dist.barrier()
+                finally:
+                    dist.destroy_process_group()
             self.owns_group = False
 
 
