@@ -229,7 +229,19 @@ class HFBackend(GenerationBackend):
         input_ids, mask = input_ids.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # [B, W]; real tokens at 0..len-1
         cache = self._new_cache()
-        logits = self._forward(input_ids, mask, positions, cache)  # [B, V]
+        # n completions of one prompt share its prefill: run each distinct prompt once, then copy its
+        # KV cache and last logits to the rows that repeat it (GRPO's G rows per prompt, sample -n)
+        first: dict[tuple[int, ...], int] = {}  # distinct prompt -> the first row holding it
+        source = [first.setdefault(tuple(ids), r) for r, ids in enumerate(batch_ids)]
+        if len(first) < len(batch_ids):
+            rows = torch.tensor(list(first.values()), device=self.device)
+            logits = self._forward(input_ids[rows], mask[rows], positions[rows], cache)
+            slot = {r: k for k, r in enumerate(first.values())}
+            expand = torch.tensor([slot[r] for r in source], device=self.device)
+            cache.batch_select_indices(expand)
+            logits = logits[expand]
+        else:
+            logits = self._forward(input_ids, mask, positions, cache)  # [B, V]
         last_pos = positions[:, -1]  # [B]
         tokens_out: list[list[int]] = [[] for _ in batch_ids]
         logps_out: list[list[float]] = [[] for _ in batch_ids]

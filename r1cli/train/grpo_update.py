@@ -193,34 +193,73 @@ def group_micro_batches(n_groups: int, group_size: int, batch: TrainBatch, token
                         ) -> list[list[int]]:
     """Whole groups per micro-batch for the shared-prompt forward; returns lists of row indices.
 
-    A group costs ``P + G·C`` tokens (its prompt once, its G completions); groups are sorted by size and
-    packed greedily while ``groups × (P' + G·C') ≤ token_budget`` (all in one micro-batch without one).
+    A group costs ``P + Σ C_i`` tokens (its prompt once, its completions in width buckets); groups are
+    sorted by cost and packed greedily while the summed cost stays within ``token_budget`` (all in one
+    micro-batch without one; a group over the budget goes alone).
     """
     starts = batch.completion_start.tolist()
     comp = batch.completion_mask.sum(-1).tolist()
-    cost = [(starts[k * group_size], max(comp[k * group_size:(k + 1) * group_size] or [1])) for k in range(n_groups)]
-    order = sorted(range(n_groups), key=lambda k: -(cost[k][0] + group_size * cost[k][1]))
+    cost = [starts[k * group_size] + sum(max(1, c) for c in comp[k * group_size:(k + 1) * group_size])
+            for k in range(n_groups)]
     out: list[list[int]] = []
     current: list[int] = []
-    for k in order:
-        p = max([cost[j][0] for j in current] + [cost[k][0]])
-        c = max([cost[j][1] for j in current] + [cost[k][1]])
-        if current and token_budget is not None and (len(current) + 1) * (p + group_size * c) > token_budget:
+    used = 0
+    for k in sorted(range(n_groups), key=lambda k: -cost[k]):
+        if current and token_budget is not None and used + cost[k] > token_budget:
             out.append(current)
-            current = []
+            current, used = [], 0
         current.append(k)
+        used += cost[k]
     if current:
         out.append(current)
     return [[k * group_size + j for k in groups for j in range(group_size)] for groups in out]
 
 
+# what one more forward/backward costs, in tokens of compute (CPU, small models; measured roughly)
+BUCKET_OVERHEAD_TOKENS = 64
+
+
+def width_buckets(lengths: list[int], overhead: int | None = None) -> list[list[int]]:
+    """Split positions ``0..n-1`` into buckets of similar ``lengths`` to cut padding.
+
+    Minimises ``Σ rows(bucket) × max length(bucket) + overhead × buckets`` exactly (dynamic programming
+    over the lengths sorted longest first); ``overhead`` is what one more forward costs, in tokens.
+    """
+    overhead = BUCKET_OVERHEAD_TOKENS if overhead is None else overhead
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    n = len(order)
+    best = [0.0] + [float("inf")] * n  # best[j]: cost of the first j sorted rows
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        for i in range(j):  # bucket = sorted rows i..j-1, its width is lengths[order[i]]
+            cost = best[i] + (j - i) * lengths[order[i]] + overhead
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    out: list[list[int]] = []
+    j = n
+    while j > 0:
+        out.append(order[cut[j]:j])
+        j = cut[j]
+    return out[::-1]
+
+
+def _cache_rows(cache: Any, index: Any, like: Any) -> Any:
+    """A new cache holding the rows ``index`` of ``cache`` (differentiable; the source is left as is)."""
+    new = like()
+    for layer, entry in enumerate(cache.layers):
+        new.update(entry.keys[index], entry.values[index], layer)
+    return new
+
+
 def shared_prompt_logits(model: Any, batch: TrainBatch, rows: list[int], group_size: int) -> tuple[Any, int]:
     """Completion logits ``[b·G, C', V]`` of whole groups, running each group's prompt once.
 
-    The prompts (left-padded) go through the model with a KV cache; the cache is repeated G times and
-    the completions run on top of it, so the prompt tokens cost one forward per group instead of G. The
-    logit predicting completion token 0 comes from the prompt's last position. Gradients flow through
-    the cache into the prompt forward, so the result equals :func:`completion_logits` on the same rows.
+    The prompts (left-padded) go through the model with a KV cache; the completions run on top of the
+    cache rows of their prompt, so the prompt tokens cost one forward per group instead of G. The
+    completions themselves go in width buckets (:func:`width_buckets`: short ones are not padded to the
+    longest). The logit predicting completion token 0 comes from the prompt's last position. Gradients
+    flow through the cache into the prompt forward, so the result equals :func:`completion_logits` on
+    the same rows (at padding positions the logits are 0).
     """
     import torch
 
@@ -228,7 +267,8 @@ def shared_prompt_logits(model: Any, batch: TrainBatch, rows: list[int], group_s
     idx = torch.tensor(rows, dtype=torch.long, device=dev)
     heads = rows[::group_size]
     starts = [int(batch.completion_start[r]) for r in heads]
-    width = max(1, int(batch.completion_mask[idx].sum(-1).max()))
+    lengths = batch.completion_mask[idx].sum(-1).tolist()
+    width = max(1, max(lengths))
     p = max(starts)
     prompt = torch.zeros((len(heads), p), dtype=torch.long, device=dev)
     pmask = torch.zeros((len(heads), p), dtype=torch.long, device=dev)
@@ -241,13 +281,31 @@ def shared_prompt_logits(model: Any, batch: TrainBatch, rows: list[int], group_s
     if width == 1:
         return first, width
     cache = out["cache"] if "cache" in out else out["past_key_values"]  # transformers >= 5.2x renamed it
-    cache.batch_repeat_interleave(group_size)
-    comp = batch.completion_ids[idx, :width - 1]  # [b, C' - 1]: tokens 0..C'-2 predict 1..C'-1
-    mask = torch.cat([pmask.repeat_interleave(group_size, dim=0), torch.ones_like(comp)], dim=1)
-    pos = ppos[:, -1:].repeat_interleave(group_size, dim=0) + 1 + torch.arange(width - 1, device=dev)
     cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-    rest = model(input_ids=comp, attention_mask=mask, position_ids=pos, use_cache=True, **{cache_kw: cache}).logits
+    rest = first.new_zeros((len(rows), width - 1, first.shape[-1]))  # [b, C' - 1, V]
+    for bucket in width_buckets([max(1, n) for n in lengths]):
+        w = max(1, max(lengths[i] for i in bucket))
+        if w == 1:
+            continue  # completions of one token: all their logits come from the prompt
+        local = torch.tensor(bucket, dtype=torch.long, device=dev)
+        group = local // group_size
+        comp = batch.completion_ids[idx[local], :w - 1]  # tokens 0..w-2 predict 1..w-1
+        mask = torch.cat([pmask[group], torch.ones_like(comp)], dim=1)
+        pos = ppos[group, -1:] + 1 + torch.arange(w - 1, device=dev)
+        sub = _cache_rows(cache, group, lambda: _new_dynamic_cache(model.config))
+        logits = model(input_ids=comp, attention_mask=mask, position_ids=pos, use_cache=True,
+                       **{cache_kw: sub}).logits  # [k, w - 1, V]
+        rest = rest.index_put((local,), torch.nn.functional.pad(logits, (0, 0, 0, width - w)))
     return torch.cat([first, rest], dim=1), width
+
+
+def _new_dynamic_cache(config: Any) -> Any:
+    from transformers import DynamicCache
+
+    try:
+        return DynamicCache(config=config)
+    except TypeError:  # transformers < 4.56 takes no config
+        return DynamicCache()
 
 
 def micro_steps_per_update(rows_per_rank: int, mini_batches: int, micro_batch_size: int | None) -> int:

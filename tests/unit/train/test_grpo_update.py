@@ -210,8 +210,35 @@ def test_shared_prompt_logits_equal_the_plain_forward(tiny_model_factory):
     torch.testing.assert_close(shared[mask], plain[mask], atol=1e-5, rtol=1e-5)
 
 
+def test_width_buckets_minimise_padding_plus_overhead():
+    from r1cli.train.grpo_update import width_buckets
+
+    assert width_buckets([3, 1, 3, 2], overhead=0) == [[0, 2], [3], [1]]  # no padding at all
+    assert width_buckets([3, 1, 3, 2], overhead=100) == [[0, 2, 3, 1]]  # one forward is cheapest
+    # 40 + 8 rows: one bucket 48 x 40 = 1920 + 10; two: 8 x 40 + 40 x 2 + 20 = 420
+    lengths = [2] * 40 + [40] * 8
+    assert sorted(map(sorted, width_buckets(lengths, overhead=10))) == [list(range(40)), list(range(40, 48))]
+
+
+def test_shared_prompt_logits_in_width_buckets(tiny_model_factory, monkeypatch):
+    from r1cli.train import grpo_update
+
+    monkeypatch.setattr(grpo_update, "BUCKET_OVERHEAD_TOKENS", 0)  # every distinct length its own forward
+    model = tiny_model_factory(8).eval()
+    batch = build_batch(GP, GC, pad_id=0, group_size=2)
+    rows = list(range(6))
+    shared, width = grpo_update.shared_prompt_logits(model, batch, rows, 2)
+    plain = grpo_update.completion_logits(model, row_slice(batch, torch.tensor(rows)))
+    mask = batch.completion_mask[:, :width]
+    torch.testing.assert_close(shared[mask], plain[mask], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("overhead", [0, 64])
 @pytest.mark.parametrize("budget", [None, 20])
-def test_shared_prompt_update_equals_the_plain_update(tiny_model_factory, budget):
+def test_shared_prompt_update_equals_the_plain_update(tiny_model_factory, budget, overhead, monkeypatch):
+    from r1cli.train import grpo_update
+
+    monkeypatch.setattr(grpo_update, "BUCKET_OVERHEAD_TOKENS", overhead)
     adv = torch.tensor([1.0, -1.0, 0.5, -0.5, 2.0, -2.0])
     keep = torch.ones(6, dtype=torch.bool)
     batch = build_batch(GP, GC, pad_id=0, group_size=2)
@@ -229,7 +256,8 @@ def test_group_micro_batches_keep_groups_whole():
     from r1cli.train.grpo_update import group_micro_batches
 
     batch = build_batch(GP, GC, pad_id=0, group_size=2)
-    # group costs P + 2·C: g0 3 + 2·3 = 9, g1 2 + 2·4 = 10, g2 4 + 2·2 = 8; sorted g1, g0, g2.
-    # budget 20: [g1, g0] -> 2 x (3 + 2·4) = 22 > 20, so g1 alone; [g0, g2] -> 2 x (4 + 2·3) = 20 fits
-    assert group_micro_batches(3, 2, batch, 20) == [[2, 3], [0, 1, 4, 5]]
-    assert group_micro_batches(3, 2, batch, None) == [[2, 3, 0, 1, 4, 5]]
+    # group costs P + C_1 + C_2: g0 3 + 3 + 2 = 8, g1 2 + 4 + 1 = 7, g2 4 + 1 + 2 = 7; sorted g0, g1, g2.
+    # budget 20: g0 + g1 = 15 fits, + g2 = 22 does not
+    assert group_micro_batches(3, 2, batch, 20) == [[0, 1, 2, 3], [4, 5]]
+    assert group_micro_batches(3, 2, batch, 7) == [[0, 1], [2, 3], [4, 5]]  # over budget: alone
+    assert group_micro_batches(3, 2, batch, None) == [[0, 1, 2, 3, 4, 5]]
