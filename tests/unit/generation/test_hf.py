@@ -108,6 +108,18 @@ def test_logprobs_match_separate_forward(tiny_backend, chat_prompts, temperature
             assert torch.allclose(torch.tensor(c.logprobs), expected, atol=1e-4)
 
 
+def test_shared_prefill_rows_match_their_own_prompt(tiny_backend, chat_prompts):
+    """n > 1 runs each distinct prompt's prefill once and copies its cache to the n rows: greedy rows
+    must equal what that prompt gives alone (n = 1, no sharing)."""
+    alone = [tiny_backend.generate([p], SamplingParams(n=1, temperature=0.0, max_new_tokens=10))[0][0]
+             for p in chat_prompts]
+    shared = tiny_backend.generate(chat_prompts, SamplingParams(n=3, temperature=0.0, max_new_tokens=10))
+    for one, group in zip(alone, shared, strict=True):
+        for c in group:
+            assert c.token_ids == one.token_ids
+            assert max(abs(a - b) for a, b in zip(c.logprobs, one.logprobs, strict=True)) < 1e-4
+
+
 @pytest.mark.parametrize("cache", ["dynamic", "static"])
 def test_static_engine_matches_loop_engine_greedy(tiny_backend, chat_prompts, cache):
     """The GPU path (``generate`` + recorder) checked on CPU, where transformers does not compile."""
