@@ -43,3 +43,54 @@ def build_config(
 
 def save_config(cfg: Section, output_dir: str | Path) -> Path:
     return write_config(cfg, output_dir)
+
+
+def launcher_rank_world() -> tuple[int, int, int]:
+    """``(rank, world_size, local_rank)`` of a torchrun / accelerate launch (``(0, 1, 0)`` without one)."""
+    from r1cli.train.distributed import env_world  # no torch import
+
+    return env_world()
+
+
+def shard_from_launcher(command: str, shard: str | None, merge_hint: str, *, tensor_parallel_size: int = 1
+                        ) -> str | None:
+    """Under a multi-process launch (``WORLD_SIZE = N > 1``) rank ``r`` samples shard ``r/N`` on its own GPU.
+
+    The ranks write disjoint shard files (never one shared file), exactly as a SLURM array would; rank 0
+    says how to join them (``merge_hint``, with ``{k}`` for N). Each rank sees only its local GPU
+    (``CUDA_VISIBLE_DEVICES`` narrowed to entry ``LOCAL_RANK``), so engines do not pile onto GPU 0.
+    Without a launcher ``shard`` is returned unchanged.
+    """
+    import os
+
+    from r1cli.console import err
+    from r1cli.errors import R1Error
+
+    rank, world, local = launcher_rank_world()
+    if world <= 1:
+        return shard
+    if shard is not None:
+        raise R1Error(f"--shard {shard} and a {world}-process launch (WORLD_SIZE={world}) both split the work: "
+                      "drop --shard, or launch a single process")
+    if tensor_parallel_size > 1:
+        raise R1Error(f"r1 {command} under a {world}-process launch gives each process one GPU, so "
+                      f"tensor_parallel_size={tensor_parallel_size} cannot be used: launch one process per node "
+                      "instead (no torchrun), or set tensor_parallel_size 1")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    devices = [d for d in visible.split(",") if d.strip()] if visible else None
+    if devices is None or local < len(devices):
+        os.environ["CUDA_VISIBLE_DEVICES"] = devices[local] if devices else str(local)
+    if rank == 0:
+        err.print(f"[bold]r1 {command}[/bold]: {world} processes (WORLD_SIZE={world}); process r samples shard "
+                  f"r/{world} into its own file. Join them afterwards with: {merge_hint.format(k=world)}")
+    return f"{rank}/{world}"
+
+
+def refuse_multi_process(command: str, why: str) -> None:
+    """One clear error when a one-process command is started under a multi-process launcher."""
+    from r1cli.errors import R1Error
+
+    world = launcher_rank_world()[1]
+    if world > 1:
+        raise R1Error(f"r1 {command} runs as one process, but this launch has WORLD_SIZE={world}: start it "
+                      f"without torchrun/accelerate ({why})")

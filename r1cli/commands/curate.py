@@ -14,6 +14,7 @@ from r1cli.commands.common import (
     PrintConfigOpt,
     SetOpt,
     build_config,
+    refuse_multi_process,
     save_config,
 )
 from r1cli.config.curate import CurateConfig
@@ -52,6 +53,7 @@ def curate(
         "tokenizer": tokenizer, "model.path": model, "generation.backend": backend,
         "generation.base_url": base_url, "seed": seed, "output_dir": output_dir,
     }
+    refuse_multi_process("curate", "to sample pass rates on many GPUs, shard the difficulty step with r1 slurm curate --array K")
     cfg = build_config(CurateConfig, "curate", preset=preset, config=config, sets=set_, flags=flags,
                        print_config=print_config)
     save_config(cfg, Path(cfg.output_dir))

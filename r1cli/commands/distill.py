@@ -14,6 +14,7 @@ from r1cli.commands.common import (
     PrintConfigOpt,
     SetOpt,
     build_config,
+    refuse_multi_process,
     save_config,
 )
 
@@ -77,6 +78,7 @@ def distill(
         "data.problem_field": problem_field, "data.answer_field": answer_field, "data.id_field": id_field,
         "data.limit": limit, "generation.seed": seed, "output_dir": output_dir,
     }
+    refuse_multi_process("distill", "its teacher spreads over the GPUs of a node through vLLM tensor parallelism or an OpenAI-compatible server")
     cfg = build_config(DistillConfig, "distill", preset=preset, config=config, sets=set_, flags=flags,
                        print_config=print_config)
     from r1cli.distill.engine import run_distill

@@ -14,7 +14,9 @@ from r1cli.commands.common import (
     PrintConfigOpt,
     SetOpt,
     build_config,
+    launcher_rank_world,
     save_config,
+    shard_from_launcher,
 )
 from r1cli.errors import R1Error
 
@@ -85,7 +87,11 @@ def eval_(
     check_config(cfg)
     if shard is not None and merge_shards is not None:
         raise R1Error("--shard (sample one shard) and --merge-shards (join and grade them) are separate runs")
-    save_config(cfg, cfg.output_dir)
+    if merge_shards is None:
+        shard = shard_from_launcher("eval", shard, "the same r1 eval command with --merge-shards {k}, without a "
+                                    "launcher", tensor_parallel_size=cfg.generation.tensor_parallel_size)
+    if launcher_rank_world()[0] == 0:
+        save_config(cfg, cfg.output_dir)
     if shard is not None:
         from r1cli.generation.sampler import parse_shard
 

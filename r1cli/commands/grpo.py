@@ -39,8 +39,9 @@ def grpo(
     max_new_tokens: Annotated[int | None, typer.Option(
         "--max-new-tokens", min=1, help="Completion length cap of the rollouts.")] = None,
     temperature: Annotated[float | None, typer.Option("--temperature", help="Rollout temperature.")] = None,
-    backend: Annotated[str | None, typer.Option("--backend", help="Rollout engine: hf (CPU) or vllm (GPU).")
-                       ] = None,
+    backend: Annotated[str | None, typer.Option(
+        "--backend", help="Rollout engine: auto (vllm colocated on each training GPU when installed, else hf), "
+                          "hf or vllm.")] = None,
     eval_data: Annotated[str | None, typer.Option(
         "--eval-data", help="Held-out problems scored during training (the accuracy curve).")] = None,
     resume: Annotated[str | None, typer.Option(
@@ -66,10 +67,14 @@ def grpo(
     }
     cfg = build_config(GRPOConfig, "grpo", preset=preset, config=config, sets=sets, flags=flags,
                        print_config=print_config)
+    from r1cli.console import err
     from r1cli.train.distributed import env_world
+    from r1cli.train.grpo import resolve_rollout_backend, run_grpo
 
-    if env_world()[0] == 0:
+    main = env_world()[0] == 0
+    # config.yaml records the engine that really runs
+    cfg = resolve_rollout_backend(cfg, warn=(lambda msg: err.print(f"[yellow]{msg}[/yellow]")) if main else None)
+    if main:
         save_config(cfg, Path(cfg.output_dir))
-    from r1cli.train.grpo import run_grpo
 
     run_grpo(cfg)

@@ -14,7 +14,9 @@ from r1cli.commands.common import (
     PrintConfigOpt,
     SetOpt,
     build_config,
+    launcher_rank_world,
     save_config,
+    shard_from_launcher,
 )
 from r1cli.config.sample import SampleConfig
 
@@ -66,5 +68,10 @@ def sample(
     if merge_shards is not None:
         merge_sample_shards(cfg, merge_shards)
         return
-    save_config(cfg, Path(cfg.output_dir))
+    launched = shard_from_launcher("sample", cfg.shard, f"r1 sample --merge-shards {{k}} -o {cfg.output_dir}",
+                                   tensor_parallel_size=cfg.generation.tensor_parallel_size)
+    if launched != cfg.shard:
+        cfg = cfg.model_copy(update={"shard": launched})
+    if launcher_rank_world()[0] == 0:
+        save_config(cfg, Path(cfg.output_dir))
     run_sample(cfg)

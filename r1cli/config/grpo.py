@@ -54,7 +54,9 @@ class GRPODataSection(Section):
 class GRPOGenerationSection(GenerationSection):
     """Rollout sampling. ``n`` is G (completions per prompt). TRL-like defaults (T 1.0, top-p 1.0)."""
 
-    backend: Literal["hf", "vllm"] = "hf"  # the rollout engine must take new weights: not "openai"
+    # the rollout engine must take new weights (not "openai"). "auto": vllm colocated on each training GPU
+    # when training on CUDA and vLLM is installed, else hf (CPU, or a GPU without vLLM: with a warning)
+    backend: Literal["auto", "hf", "vllm"] = "auto"
     n: int = Field(default=8, ge=2)
     temperature: float = Field(default=1.0, gt=0)
     top_p: float = Field(default=1.0, gt=0, le=1)

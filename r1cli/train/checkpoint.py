@@ -82,13 +82,28 @@ def find_latest_checkpoint(output_dir: str | os.PathLike) -> Path | None:
     return ckpts[-1][1] if ckpts else None
 
 
-def resolve_resume(resume: str | bool | None, output_dir: str | os.PathLike) -> Path | None:
+def resolve_resume(resume: str | bool | None, output_dir: str | os.PathLike, ctx: Any = None) -> Path | None:
     """Turn a ``--resume`` value into a checkpoint path.
 
     ``None``/``False``/``""`` -> no resume; ``True``/``"latest"``/``"auto"`` -> the latest under
     ``output_dir`` (``None`` when there is none yet: a fresh start); any other string -> that path,
     which may be a checkpoint or a run directory holding checkpoints.
+
+    With a distributed ``ctx`` rank 0 alone looks at the disk and broadcasts its choice (or its error),
+    so every rank resumes from the same checkpoint even while another job's writes are landing.
     """
+    if ctx is not None and getattr(ctx, "is_distributed", False):
+        choice: tuple[str, str | None] = ("ok", None)
+        if ctx.rank == 0:
+            try:
+                found = resolve_resume(resume, output_dir)
+                choice = ("ok", str(found) if found is not None else None)
+            except R1Error as error:
+                choice = ("error", str(error))
+        kind, value = ctx.broadcast_object(choice)
+        if kind == "error":
+            raise R1Error(value or "resume failed on rank 0")
+        return Path(value) if value is not None else None
     if resume in (None, False, "", "false", "no"):
         return None
     if resume in (True, "true", "latest", "auto", "yes"):

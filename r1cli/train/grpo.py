@@ -49,14 +49,44 @@ def make_scorer(rewards_cfg: Any) -> tuple[Any, list[str], str | None]:
     return score, list(combined.names), pick_correctness(combined.names, explicit)
 
 
-def make_rollout_backend(cfg: GRPOConfig, model: Any, tokenizer: Any) -> Any:
-    """The generation backend: hf shares the policy object; vllm is colocated and synced by weights."""
+def resolve_rollout_backend(cfg: GRPOConfig, warn: Any = None) -> GRPOConfig:
+    """``generation.backend: auto`` made concrete: ``vllm`` when this process trains on a CUDA device and
+    vLLM is importable, else ``hf``. Other values pass unchanged. ``warn(msg)`` hears about a GPU run
+    that falls back to hf because vLLM is missing."""
+    import importlib.util
+
+    from r1cli.train.distributed import env_world, pick_device
+
+    gen = cfg.generation
+    if gen.backend != "auto":
+        return cfg
+    on_gpu = pick_device(cfg.train.device, env_world()[2]).startswith("cuda")
+    has_vllm = importlib.util.find_spec("vllm") is not None
+    kind = "vllm" if on_gpu and has_vllm else "hf"
+    if on_gpu and not has_vllm and warn is not None:
+        warn("vLLM is not installed, so rollouts use the hf backend (much slower on GPU); "
+             "install it with: pip install 'r1cli[vllm]'")
+    return cfg.model_copy(update={"generation": gen.model_copy(update={"backend": kind})})
+
+
+def make_rollout_backend(cfg: GRPOConfig, model: Any, tokenizer: Any, ctx: Any = None) -> Any:
+    """The generation backend: hf shares the policy object; vllm is colocated and synced by weights.
+
+    Under torchrun each rank builds its own vLLM engine on its own GPU (``external_launcher``: vLLM
+    joins the launcher's process group instead of spawning workers; tensor parallel size 1) and
+    samples its own share of the prompts with a rank-specific seed.
+    """
     from r1cli.generation.factory import backend_options_from_config, make_backend
 
     gen = cfg.generation
     if gen.backend == "hf":
         return make_backend("hf", model, tokenizer=tokenizer, token_budget=gen.token_budget)
-    return make_backend(gen.backend, cfg.model.path, **backend_options_from_config(gen, cfg.model))
+    if gen.backend == "auto":
+        raise R1Error("internal: generation.backend 'auto' must be resolved first (resolve_rollout_backend)")
+    opts = backend_options_from_config(gen, cfg.model)
+    if ctx is not None and ctx.is_distributed:
+        opts.update(distributed_executor_backend="external_launcher", seed=int(opts.get("seed") or 0) + ctx.rank)
+    return make_backend(gen.backend, cfg.model.path, **opts)
 
 
 def importance_level(cfg: GRPOConfig) -> str | None:
@@ -76,6 +106,7 @@ class GRPOTrainer:
 
         import torch
 
+        from r1cli.console import err
         from r1cli.data.io import load_problems
         from r1cli.train.distributed import init_distributed
         from r1cli.train.engine import build_engine
@@ -83,6 +114,7 @@ class GRPOTrainer:
         from r1cli.train.model_utils import load_for_training
         from r1cli.train.optim import warmup_steps_for
 
+        cfg = resolve_rollout_backend(cfg, warn=lambda msg: err.print(f"[yellow]{msg}[/yellow]"))
         self.cfg, g, t, d = cfg, cfg.grpo, cfg.train, cfg.data
         if t.cpu_threads:
             torch.set_num_threads(t.cpu_threads)
@@ -134,7 +166,7 @@ class GRPOTrainer:
             self._micro_steps = lambda n: max(self.ctx.all_gather_object(n))
         else:
             self._micro_steps = None
-        self.backend = make_rollout_backend(cfg, self.model, self.tokenizer)
+        self.backend = make_rollout_backend(cfg, self.model, self.tokenizer, self.ctx)
         self.is_level = importance_level(cfg)
         self.norm_len = float(g.norm_len or cfg.generation.max_new_tokens)
         self.step = 0
@@ -247,7 +279,7 @@ class GRPOTrainer:
         from r1cli.train.logging import MetricsLogger, TrainProgress
 
         cfg, g, t, ctx = self.cfg, self.cfg.grpo, self.cfg.train, self.ctx
-        resume = resolve_resume(cfg.resume, cfg.output_dir)
+        resume = resolve_resume(cfg.resume, cfg.output_dir, ctx)
         if resume is not None:
             state = self.engine.load(resume)
             self.step = state["step"]

@@ -197,8 +197,8 @@ def run_sft(cfg: Any, *, config_yaml: str | None = None) -> dict:
     fingerprint = plan.fingerprint()
 
     start = 0
-    resume_from = resolve_resume(cfg.resume, out_dir)
-    stale = list_checkpoints(out_dir)
+    resume_from = resolve_resume(cfg.resume, out_dir, ctx)
+    stale = ctx.broadcast_object(list_checkpoints(out_dir) if ctx.is_main else None)  # one view for all ranks
     if resume_from is None and stale and not cfg.resume:
         raise R1Error(f"{out_dir} already holds checkpoints (up to {stale[-1][1].name}); continue that run with "
                       "--resume latest, or start afresh in another --output-dir")

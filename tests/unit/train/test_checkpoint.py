@@ -127,3 +127,30 @@ def test_eos_consistency_adds_end_of_turn(tiny_model_factory):
     assert model.generation_config.eos_token_id == [3, 7]
     assert model.generation_config.pad_token_id == 0
     assert ensure_eos_consistency(model, _Tok()) == [3, 7]  # idempotent
+
+
+class _Rank:
+    """A stand-in for a distributed context: ``broadcast_object`` hands out what rank 0 sent."""
+
+    def __init__(self, rank, wire):
+        self.rank, self.is_distributed, self.wire = rank, True, wire
+
+    def broadcast_object(self, obj):
+        if self.rank == 0:
+            self.wire.append(obj)
+        return self.wire[-1]
+
+
+def test_resume_is_chosen_by_rank_0_and_broadcast(tmp_path, tiny_model_factory):
+    model, opt, sched = _setup(tiny_model_factory)
+    save_checkpoint(tmp_path, 4, model, None, opt, sched, {}, "seed: 1\n")
+    wire: list = []
+    assert resolve_resume("latest", tmp_path, _Rank(0, wire)).name == "checkpoint-4"
+    # rank 1 never looks at its own disk (here: an empty directory) and takes rank 0's answer
+    assert resolve_resume("latest", tmp_path / "elsewhere", _Rank(1, wire)).name == "checkpoint-4"
+    # an error on rank 0 reaches every rank as the same one-line error (no rank left waiting)
+    with pytest.raises(R1Error, match="not a checkpoint"):
+        resolve_resume(str(tmp_path / "nowhere"), tmp_path, _Rank(0, wire))
+    with pytest.raises(R1Error, match="not a checkpoint"):
+        resolve_resume(str(tmp_path / "checkpoint-4"), tmp_path, _Rank(1, wire))
+    assert resolve_resume(None, tmp_path, _Rank(0, wire)) is None and resolve_resume(None, tmp_path, _Rank(1, wire)) is None

@@ -73,3 +73,72 @@ def test_reward_shorthands():
 def test_config_errors(sets, message):
     with pytest.raises(R1Error, match=message):
         resolve_config(GRPOConfig, command="grpo", sets=sets)
+
+
+# ------------------------------------------------------------------ rollout engine: auto -> vllm / hf
+def _auto_cfg(**sets):
+    from r1cli.config.core import resolve_config
+    from r1cli.config.grpo import GRPOConfig
+
+    return resolve_config(GRPOConfig, command="grpo", sets=[f"{k}={v}" for k, v in sets.items()])
+
+
+def _fake_env(monkeypatch, *, cuda: bool, vllm: bool):
+    import importlib.util
+
+    from r1cli.train import distributed
+
+    monkeypatch.setattr(distributed, "pick_device", lambda requested="auto", local_rank=0:
+                        f"cuda:{local_rank}" if cuda and requested in ("auto", "cuda") else "cpu")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: (object() if vllm else None) if name == "vllm" else real(name, *a))
+
+
+@pytest.mark.parametrize("cuda,vllm,expected,warned", [
+    (True, True, "vllm", False),   # the default on GPU: vLLM colocated
+    (True, False, "hf", True),     # GPU without vLLM: hf, with a warning that says how to install it
+    (False, True, "hf", False),    # CPU: hf
+    (False, False, "hf", False),
+])
+def test_auto_backend_resolves_by_device_and_vllm(monkeypatch, cuda, vllm, expected, warned):
+    from r1cli.train.grpo import resolve_rollout_backend
+
+    _fake_env(monkeypatch, cuda=cuda, vllm=vllm)
+    cfg = _auto_cfg()
+    assert cfg.generation.backend == "auto"  # the default
+    said = []
+    out = resolve_rollout_backend(cfg, warn=said.append)
+    assert out.generation.backend == expected
+    assert bool(said) == warned and all("pip install 'r1cli[vllm]'" in m for m in said)
+    assert out.generation.n == cfg.generation.n and out.train == cfg.train  # nothing else changes
+
+
+def test_explicit_backend_is_kept(monkeypatch):
+    from r1cli.train.grpo import resolve_rollout_backend
+
+    _fake_env(monkeypatch, cuda=True, vllm=True)
+    assert resolve_rollout_backend(_auto_cfg(**{"generation.backend": "hf"})).generation.backend == "hf"
+    _fake_env(monkeypatch, cuda=False, vllm=False)
+    assert resolve_rollout_backend(_auto_cfg(**{"generation.backend": "vllm"})).generation.backend == "vllm"
+
+
+@pytest.mark.parametrize("world,rank", [(1, 0), (4, 3)])
+def test_vllm_rollout_engine_is_colocated_per_rank(monkeypatch, world, rank):
+    from types import SimpleNamespace
+
+    from r1cli.generation import factory
+    from r1cli.train.grpo import make_rollout_backend
+
+    seen = {}
+    monkeypatch.setattr(factory, "make_backend", lambda kind, model, **opts: seen.update(kind=kind, model=model, **opts))
+    cfg = _auto_cfg(**{"generation.backend": "vllm", "model.path": "Qwen/Qwen2.5-0.5B",
+                       "generation.gpu_memory_utilization": 0.25, "generation.seed": 5})
+    ctx = SimpleNamespace(is_distributed=world > 1, rank=rank, world_size=world)
+    make_rollout_backend(cfg, model=None, tokenizer=None, ctx=ctx)
+    assert seen["kind"] == "vllm" and seen["model"] == "Qwen/Qwen2.5-0.5B"
+    assert seen["gpu_memory_utilization"] == 0.25 and seen["tensor_parallel_size"] == 1
+    if world > 1:  # one engine per training rank, inside the launcher's process group, its own seed
+        assert seen["distributed_executor_backend"] == "external_launcher" and seen["seed"] == 5 + rank
+    else:
+        assert "distributed_executor_backend" not in seen and seen["seed"] == 5
