@@ -153,6 +153,7 @@ def main() -> None:
         return
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", OMP_NUM_THREADS=str(a.threads),
                TOKENIZERS_PARALLELISM="false", TRANSFORMERS_VERBOSITY="error")
+    load_before = [round(x, 2) for x in os.getloadavg()]  # 1/5/15 min: was the machine quiet?
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         make_inputs(a, work)
@@ -191,7 +192,8 @@ def main() -> None:
         "r1_step_seconds": steps["r1"], "trl_step_seconds": steps["trl"],
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__,
                      "python": platform.python_version()},
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared with other jobs while measured)",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "load_average_before": load_before,
         "date": time.strftime("%Y-%m-%d"),
     }
     Path(a.output).parent.mkdir(parents=True, exist_ok=True)

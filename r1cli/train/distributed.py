@@ -138,8 +138,9 @@ class DistributedContext:
         """This rank's strided share of ``items``: ``items[rank::world_size]``."""
         return items[self.rank :: self.world_size]
 
-    def close(self) -> None:
-        """Destroy the process group if this context created it."""
+    def close(self, clean: bool = True) -> None:
+        """Destroy the process group if this context created it. ``clean=False`` (on an error path,
+        where the other ranks may never arrive) skips the closing barrier."""
         if self.owns_group:
             import gc
 
@@ -152,7 +153,8 @@ class DistributedContext:
                 # unreachable DDP reducers that still hold the group before shutting it down.
                 gc.collect()
                 try:
-                    dist.barrier()
+                    if clean:
+                        dist.barrier()
                 finally:
                     dist.destroy_process_group()
             self.owns_group = False

@@ -398,6 +398,9 @@ def run_grpo(cfg: GRPOConfig) -> dict:
     """Entry point of `r1 grpo`: train, save the policy to ``<output_dir>/final``, return the last metrics."""
     trainer = GRPOTrainer(cfg)
     try:
-        return trainer.train()
-    finally:
-        trainer.ctx.close()
+        last = trainer.train()
+    except BaseException:
+        trainer.ctx.close(clean=False)  # the other ranks may be stuck elsewhere: no closing barrier
+        raise
+    trainer.ctx.close()
+    return last
