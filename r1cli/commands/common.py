@@ -45,13 +45,6 @@ def save_config(cfg: Section, output_dir: str | Path) -> Path:
     return write_config(cfg, output_dir)
 
 
-def launcher_rank_world() -> tuple[int, int, int]:
-    """``(rank, world_size, local_rank)`` of a torchrun / accelerate launch (``(0, 1, 0)`` without one)."""
-    from r1cli.train.distributed import env_world  # no torch import
-
-    return env_world()
-
-
 def shard_from_launcher(command: str, shard: str | None, merge_hint: str, *, tensor_parallel_size: int = 1
                         ) -> str | None:
     """Under a multi-process launch (``WORLD_SIZE = N > 1``) rank ``r`` samples shard ``r/N`` on its own GPU.
@@ -65,8 +58,9 @@ def shard_from_launcher(command: str, shard: str | None, merge_hint: str, *, ten
 
     from r1cli.console import err
     from r1cli.errors import R1Error
+    from r1cli.train.distributed import env_world  # no torch import
 
-    rank, world, local = launcher_rank_world()
+    rank, world, local = env_world()
     if world <= 1:
         return shard
     if shard is not None:
@@ -89,8 +83,9 @@ def shard_from_launcher(command: str, shard: str | None, merge_hint: str, *, ten
 def refuse_multi_process(command: str, why: str) -> None:
     """One clear error when a one-process command is started under a multi-process launcher."""
     from r1cli.errors import R1Error
+    from r1cli.train.distributed import env_world
 
-    world = launcher_rank_world()[1]
+    world = env_world()[1]
     if world > 1:
         raise R1Error(f"r1 {command} runs as one process, but this launch has WORLD_SIZE={world}: start it "
                       f"without torchrun/accelerate ({why})")

@@ -14,7 +14,6 @@ from r1cli.commands.common import (
     PrintConfigOpt,
     SetOpt,
     build_config,
-    launcher_rank_world,
     save_config,
     shard_from_launcher,
 )
@@ -90,7 +89,9 @@ def eval_(
     if merge_shards is None:
         shard = shard_from_launcher("eval", shard, "the same r1 eval command with --merge-shards {k}, without a "
                                     "launcher", tensor_parallel_size=cfg.generation.tensor_parallel_size)
-    if launcher_rank_world()[0] == 0:
+    from r1cli.train.distributed import env_world
+
+    if env_world()[0] == 0:
         save_config(cfg, cfg.output_dir)
     if shard is not None:
         from r1cli.generation.sampler import parse_shard

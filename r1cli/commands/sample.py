@@ -14,7 +14,6 @@ from r1cli.commands.common import (
     PrintConfigOpt,
     SetOpt,
     build_config,
-    launcher_rank_world,
     save_config,
     shard_from_launcher,
 )
@@ -72,6 +71,8 @@ def sample(
                                    tensor_parallel_size=cfg.generation.tensor_parallel_size)
     if launched != cfg.shard:
         cfg = cfg.model_copy(update={"shard": launched})
-    if launcher_rank_world()[0] == 0:
+    from r1cli.train.distributed import env_world
+
+    if env_world()[0] == 0:
         save_config(cfg, Path(cfg.output_dir))
     run_sample(cfg)

@@ -206,12 +206,7 @@ class HFBackend(GenerationBackend):
         return out.logits[:, -1, :]
 
     def _new_cache(self) -> Any:
-        from transformers import DynamicCache
-
-        try:
-            return DynamicCache(config=self.model.config)
-        except TypeError:  # transformers < 4.56 takes no config
-            return DynamicCache()
+        return new_dynamic_cache(self.model.config)
 
     def _generate_loop(
         self, batch_ids: list[list[int]], params: SamplingParams, generator: Any
@@ -273,3 +268,13 @@ class HFBackend(GenerationBackend):
             last_pos = last_pos + 1
             logits = self._forward(tok.unsqueeze(-1), mask, last_pos.unsqueeze(-1), cache)
         return list(zip(tokens_out, logps_out, strict=True))
+
+
+def new_dynamic_cache(config: Any) -> Any:
+    """An empty transformers ``DynamicCache`` for a model of ``config``."""
+    from transformers import DynamicCache
+
+    try:
+        return DynamicCache(config=config)
+    except TypeError:  # transformers < 4.56 takes no config
+        return DynamicCache()

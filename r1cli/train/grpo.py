@@ -114,11 +114,14 @@ class GRPOTrainer:
         from r1cli.train.model_utils import load_for_training
         from r1cli.train.optim import warmup_steps_for
 
-        cfg = resolve_rollout_backend(cfg, warn=lambda msg: err.print(f"[yellow]{msg}[/yellow]"))
-        self.cfg, g, t, d = cfg, cfg.grpo, cfg.train, cfg.data
+        t = cfg.train
         if t.cpu_threads:
             torch.set_num_threads(t.cpu_threads)
         self.ctx = init_distributed(t.device)
+        # `r1 grpo` resolved "auto" already (for config.yaml); this serves callers of run_grpo(cfg)
+        say = (lambda msg: err.print(f"[yellow]{msg}[/yellow]")) if self.ctx.is_main else None
+        cfg = resolve_rollout_backend(cfg, warn=say)
+        self.cfg, g, d = cfg, cfg.grpo, cfg.data
         if g.prompts_per_step % self.ctx.world_size:
             raise R1Error(f"grpo.prompts_per_step ({g.prompts_per_step}) must be a multiple of the number of "
                           f"processes ({self.ctx.world_size}) so that groups are never split")

@@ -223,29 +223,35 @@ def width_buckets(lengths: list[int], overhead: int | None = None) -> list[list[
     """Split positions ``0..n-1`` into buckets of similar ``lengths`` to cut padding.
 
     Minimises ``Σ rows(bucket) × max length(bucket) + overhead × buckets`` exactly (dynamic programming
-    over the lengths sorted longest first); ``overhead`` is what one more forward costs, in tokens.
+    over the rows sorted longest first); ``overhead`` is what one more forward costs, in tokens. Rows of
+    equal length never gain from being split, so buckets are cut only where the length changes: the
+    work is quadratic in the number of distinct lengths, not of rows.
     """
     overhead = BUCKET_OVERHEAD_TOKENS if overhead is None else overhead
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    n = len(order)
-    best = [0.0] + [float("inf")] * n  # best[j]: cost of the first j sorted rows
-    cut = [0] * (n + 1)
-    for j in range(1, n + 1):
-        for i in range(j):  # bucket = sorted rows i..j-1, its width is lengths[order[i]]
-            cost = best[i] + (j - i) * lengths[order[i]] + overhead
-            if cost < best[j]:
-                best[j], cut[j] = cost, i
+    # cut points: sorted positions where a new (shorter) length starts, and the end
+    cuts = [k for k in range(len(order)) if k == 0 or lengths[order[k]] != lengths[order[k - 1]]] + [len(order)]
+    d = len(cuts) - 1
+    best = [0.0] + [float("inf")] * d  # best[b]: cost of the sorted rows before cuts[b]
+    back = [0] * (d + 1)
+    for b in range(1, d + 1):
+        for a in range(b):  # bucket = sorted rows cuts[a]..cuts[b]-1, its width that of row cuts[a]
+            cost = best[a] + (cuts[b] - cuts[a]) * lengths[order[cuts[a]]] + overhead
+            if cost < best[b]:
+                best[b], back[b] = cost, a
     out: list[list[int]] = []
-    j = n
-    while j > 0:
-        out.append(order[cut[j]:j])
-        j = cut[j]
+    b = d
+    while b > 0:
+        out.append(order[cuts[back[b]]:cuts[b]])
+        b = back[b]
     return out[::-1]
 
 
-def _cache_rows(cache: Any, index: Any, like: Any) -> Any:
+def _cache_rows(cache: Any, index: Any, config: Any) -> Any:
     """A new cache holding the rows ``index`` of ``cache`` (differentiable; the source is left as is)."""
-    new = like()
+    from r1cli.generation.hf import new_dynamic_cache
+
+    new = new_dynamic_cache(config)
     for layer, entry in enumerate(cache.layers):
         new.update(entry.keys[index], entry.values[index], layer)
     return new
@@ -292,20 +298,11 @@ def shared_prompt_logits(model: Any, batch: TrainBatch, rows: list[int], group_s
         comp = batch.completion_ids[idx[local], :w - 1]  # tokens 0..w-2 predict 1..w-1
         mask = torch.cat([pmask[group], torch.ones_like(comp)], dim=1)
         pos = ppos[group, -1:] + 1 + torch.arange(w - 1, device=dev)
-        sub = _cache_rows(cache, group, lambda: _new_dynamic_cache(model.config))
+        sub = _cache_rows(cache, group, model.config)
         logits = model(input_ids=comp, attention_mask=mask, position_ids=pos, use_cache=True,
                        **{cache_kw: sub}).logits  # [k, w - 1, V]
         rest = rest.index_put((local,), torch.nn.functional.pad(logits, (0, 0, 0, width - w)))
     return torch.cat([first, rest], dim=1), width
-
-
-def _new_dynamic_cache(config: Any) -> Any:
-    from transformers import DynamicCache
-
-    try:
-        return DynamicCache(config=config)
-    except TypeError:  # transformers < 4.56 takes no config
-        return DynamicCache()
 
 
 def micro_steps_per_update(rows_per_rank: int, mini_batches: int, micro_batch_size: int | None) -> int:

@@ -1,5 +1,7 @@
 """mix, normalize and dedup steps on hand-built rows."""
 
+import sys
+
 import pytest
 
 from r1cli.curate.dedup import dedup_rows
@@ -92,14 +94,10 @@ def test_embedding_dedup_with_injected_model():
     assert removed[0]["reason"] == "semantic duplicate of r0 (cosine≈0.96)"
 
 
-def test_embedding_without_sentence_transformers_is_a_clear_error():
-    try:
-        import sentence_transformers  # noqa: F401
-    except ImportError:
-        with pytest.raises(MissingDependencyError, match="sentence-transformers"):
-            dedup_rows(rows_of("a b c"), methods=["embedding"])
-    else:
-        pytest.skip("sentence-transformers is installed: the missing-dependency path cannot be exercised")
+def test_embedding_without_sentence_transformers_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # importing it now fails, installed or not
+    with pytest.raises(MissingDependencyError, match="sentence-transformers"):
+        dedup_rows(rows_of("a b c"), methods=["embedding"])
 
 
 def test_dedup_rejects_bad_params():
