@@ -142,6 +142,10 @@ class GRPOSection(Section):
     micro_batch_tokens: int | None = Field(default=None, gt=0)
     # one process, μ = 1, one mini-batch: run each group's prompt once and its G completions on its KV cache
     share_prompts: bool = True
+    # with β = 0 in the loss and no entropy bonus, a sequence whose advantage is exactly 0 adds nothing
+    # to the gradient: leave it out of the forward/backward (it still counts in the step's normalisers,
+    # so the update is unchanged); the per-token stats then cover the sequences trained on
+    skip_zero_advantage: bool = True
     estimator: Literal["grpo", "rloo", "reinforce++-baseline"] = "grpo"
     scale: Literal["group", "batch", "none"] = "group"
     adv_eps: float = Field(default=1e-6, ge=0)

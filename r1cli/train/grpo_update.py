@@ -189,22 +189,23 @@ def check_finite(value: float, what: str, step: int) -> None:
                       "train.learning_rate or check the rewards")
 
 
-def group_micro_batches(n_groups: int, group_size: int, batch: TrainBatch, token_budget: int | None
+def group_micro_batches(groups: int | list[int], group_size: int, batch: TrainBatch, token_budget: int | None
                         ) -> list[list[int]]:
     """Whole groups per micro-batch for the shared-prompt forward; returns lists of row indices.
 
-    A group costs ``P + Σ C_i`` tokens (its prompt once, its completions in width buckets); groups are
+    ``groups``: the group indices to place (or their count: all of ``0..groups-1``). A group costs ``P + Σ C_i`` tokens (its prompt once, its completions in width buckets); groups are
     sorted by cost and packed greedily while the summed cost stays within ``token_budget`` (all in one
     micro-batch without one; a group over the budget goes alone).
     """
     starts = batch.completion_start.tolist()
     comp = batch.completion_mask.sum(-1).tolist()
-    cost = [starts[k * group_size] + sum(max(1, c) for c in comp[k * group_size:(k + 1) * group_size])
-            for k in range(n_groups)]
+    chosen = list(range(groups)) if isinstance(groups, int) else list(groups)
+    cost = {k: starts[k * group_size] + sum(max(1, c) for c in comp[k * group_size:(k + 1) * group_size])
+            for k in chosen}
     out: list[list[int]] = []
     current: list[int] = []
     used = 0
-    for k in sorted(range(n_groups), key=lambda k: -cost[k]):
+    for k in sorted(chosen, key=lambda k: -cost[k]):
         if current and token_budget is not None and used + cost[k] > token_budget:
             out.append(current)
             current, used = [], 0
@@ -212,7 +213,7 @@ def group_micro_batches(n_groups: int, group_size: int, batch: TrainBatch, token
         used += cost[k]
     if current:
         out.append(current)
-    return [[k * group_size + j for k in groups for j in range(group_size)] for groups in out]
+    return [[k * group_size + j for k in part for j in range(group_size)] for part in out]
 
 
 # what one more forward/backward costs, in tokens of compute (CPU, small models; measured roughly)
@@ -354,6 +355,10 @@ def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_ke
         weights[key] += weight
 
     lengths = batch.row_lengths()
+    # rows that can change the gradient: with no KL term in the loss and no entropy bonus, a row whose
+    # advantage is exactly 0 (or that is masked out) has a loss of exactly 0 whatever its ratio
+    skip = bool(getattr(g, "skip_zero_advantage", False)) and beta_loss == 0 and not g.entropy_coef
+    live = ((advantages != 0) & row_keep).tolist() if skip else [True] * n
     share = (share_prompts and batch.group_size > 1 and g.iterations == 1 and g.mini_batches == 1
              and micro_steps is None and n % batch.group_size == 0)
     for it in range(g.iterations):
@@ -366,10 +371,15 @@ def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_ke
             tokens_in_step = ctx.all_reduce_sum(float(mask_all.sum())) or None
             seqs_in_step = ctx.all_reduce_sum(float(len(chunk))) or None
             if share:
-                runs: list[list[int] | None] = list(group_micro_batches(n // batch.group_size, batch.group_size,
-                                                                        batch, g.micro_batch_tokens))
+                gs = batch.group_size
+                trained = [k for k in range(n // gs) if any(live[k * gs:(k + 1) * gs])]
+                runs: list[list[int] | None] = list(group_micro_batches(trained, gs, batch, g.micro_batch_tokens))
             else:
-                runs = list(micro_batches(chunk, g.micro_batch_size, lengths, g.micro_batch_tokens))
+                runs = list(micro_batches([r for r in chunk if live[r]], g.micro_batch_size, lengths,
+                                          g.micro_batch_tokens))
+            # nothing to train on: one empty micro-step still gives every parameter a zero gradient, so
+            # the optimizer steps exactly as it would on the full batch (Adam moves on its momentum)
+            runs = runs or [None]
             if micro_steps is not None:
                 want = micro_steps(len(runs))
                 if len(runs) > want:

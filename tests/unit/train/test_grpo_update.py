@@ -261,3 +261,57 @@ def test_group_micro_batches_keep_groups_whole():
     assert group_micro_batches(3, 2, batch, 20) == [[0, 1, 2, 3], [4, 5]]
     assert group_micro_batches(3, 2, batch, 7) == [[0, 1], [2, 3], [4, 5]]  # over budget: alone
     assert group_micro_batches(3, 2, batch, None) == [[0, 1, 2, 3, 4, 5]]
+
+
+def _momentum_run(model, batch, steps, **kw):
+    """Momentum-SGD steps over ``steps`` = [(advantages, keep), ...]; returns the final parameters.
+
+    Momentum, so a step with a zero gradient still moves the weights (as Adam would); SGD, so float
+    noise in near-zero gradients is not blown up by Adam's normalisation."""
+    opt = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    engine = TorchEngine(model, opt, sched, DistributedContext(), bf16=False, max_grad_norm=1.0)
+    share = kw.pop("share_prompts", False)
+    for step, (adv, keep) in enumerate(steps):
+        run_updates(engine, batch, adv, keep, g=_cfg(**kw), temperature=1.0, norm_len=8.0,
+                    ctx=DistributedContext(), step=step, share_prompts=share)
+    return [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("share", [False, True])
+@pytest.mark.parametrize("agg", ["token-mean", "seq-mean-token-mean"])
+def test_skipping_zero_advantage_rows_leaves_the_update_unchanged(tiny_model_factory, share, agg):
+    batch = build_batch(GP, GC, pad_id=0, group_size=2)
+    keep = torch.ones(6, dtype=torch.bool)
+    masked = torch.tensor([True, True, False, True, True, True])  # row 2 out of the loss
+    steps = [
+        (torch.tensor([1.0, -1.0, 0.0, 0.0, 2.0, -2.0]), keep),  # group 1 all equal: skipped
+        (torch.tensor([0.0, 0.0, 0.5, -0.5, 0.0, 0.0]), masked),  # group 1 partly masked, the rest skipped
+        (torch.zeros(6), keep),  # nothing to train on: the optimizer still moves on its momentum
+    ]
+    full = _momentum_run(tiny_model_factory(4), batch, steps, loss_agg=agg, share_prompts=share)
+    skipped = _momentum_run(tiny_model_factory(4), batch, steps, loss_agg=agg, share_prompts=share,
+                        skip_zero_advantage=True)
+    moved = _momentum_run(tiny_model_factory(4), batch, steps[:2], loss_agg=agg, share_prompts=share)
+    for a, b in zip(full, skipped, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    assert any(not torch.equal(a, b) for a, b in zip(full, moved, strict=True))  # the empty step moved them
+
+
+def test_skip_zero_advantage_is_off_with_a_kl_term_or_entropy_bonus(tiny_model_factory):
+    batch = build_batch(GP, GC, pad_id=0, group_size=2)
+    keep = torch.ones(6, dtype=torch.bool)
+    adv = torch.tensor([1.0, -1.0, 0.0, 0.0, 0.0, 0.0])
+    for kw in ({"entropy_coef": 0.1}, {"beta": 0.1, "kl": "k3"}):
+        ref = None
+        if "beta" in kw:
+            ref = sequence_logprobs(tiny_model_factory(2), batch, temperature=1.0, micro_batch_size=None) - 0.1
+        outs = []
+        for skip in (False, True):
+            model = tiny_model_factory(4)
+            before = [p.detach().clone() for p in model.parameters()]
+            run_updates(_engine(model), batch, adv, keep, g=_cfg(skip_zero_advantage=skip, **kw), temperature=1.0,
+                        norm_len=8.0, ctx=DistributedContext(), step=0, ref_logp=ref)
+            outs.append([b - p.detach() for b, p in zip(before, model.parameters(), strict=True)])
+        for a, b in zip(*outs, strict=True):
+            torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
