@@ -8,7 +8,10 @@ prompt, P prompts per optimizer step (one generation per step, μ = 1, one optim
 ``max_new_tokens``, temperature 1.0, top-p 1.0, β = 0, token-mean loss (TRL's ``dapo`` loss type),
 learning rate and AdamW. In its update r1 runs each group's prompt once and the G completions on its
 KV cache (``grpo.share_prompts``), in length-bucketed micro-batches of about ``--micro-batch-tokens``
-tokens; the gradient is the same as one padded batch (tested), which is what TRL computes.
+tokens; the gradient is the same as one padded batch (tested), which is what TRL computes. Groups
+whose G rewards are all equal have a zero advantage, hence a zero gradient: r1 leaves them out of the
+forward/backward (``grpo.skip_zero_advantage``, same update, tested) while TRL computes them; the JSON
+records the fraction of such groups in r1's timed steps.
 Generation is plain transformers on CPU on both sides: TRL calls
 ``model.generate``; r1 uses its ``hf`` backend (its own KV-cache decode loop sharing the policy).
 
@@ -63,7 +66,10 @@ def run_r1(a: argparse.Namespace) -> dict:
         f"train.learning_rate={a.lr}", "train.device=cpu", "train.plots=false", "rewards.names=accuracy",
         "grpo.loss_agg=token-mean", "grpo.beta=0.0", f"grpo.micro_batch_tokens={a.micro_batch_tokens}", f"train.seed={a.seed}", "train.max_grad_norm=1.0"])
     last = run_grpo(cfg)
+    logged = [json.loads(line) for line in Path(f"{a.out_dir}/r1/metrics.jsonl").read_text().splitlines()]
+    zero_std = [m["frac_reward_zero_std"] for m in logged if "frac_reward_zero_std" in m][1:]  # timed steps
     return {"step_ends": ends, "accuracy_last": last.get("accuracy"),
+            "frac_reward_zero_std_mean": statistics.mean(zero_std) if zero_std else None,
             "completion_length_mean_last": last.get("completion_length_mean")}
 
 
@@ -161,7 +167,7 @@ def main() -> None:
         for rnd, which in [(r, w) for r in range(a.rounds) for w in ("trl", "r1")]:
             out = work / f"{which}-{rnd}.json"
             cmd = [sys.executable, __file__, "--which", which, "--model", a.model, "--data", a.data,
-                   "--out-dir", str(work), "--result", str(out), "--steps", str(a.steps), "--G", str(a.G),
+                   "--out-dir", str(work / f"{which}-{rnd}"), "--result", str(out), "--steps", str(a.steps), "--G", str(a.G),
                    "--prompts", str(a.prompts), "--max-new-tokens", str(a.max_new_tokens), "--lr", str(a.lr),
                    "--threads", str(a.threads), "--seed", str(a.seed), "--micro-batch-tokens", str(a.micro_batch_tokens)]
             run = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -189,6 +195,7 @@ def main() -> None:
         "ratio_of_median_steps": statistics.median(steps["trl"]) / statistics.median(steps["r1"]),
         "r1_steps_per_s_by_round": [r["steps_per_s"] for r in results["r1"]],
         "trl_steps_per_s_by_round": [r["steps_per_s"] for r in results["trl"]],
+        "r1_frac_reward_zero_std_by_round": [r.get("frac_reward_zero_std_mean") for r in results["r1"]],
         "r1_step_seconds": steps["r1"], "trl_step_seconds": steps["trl"],
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__,
                      "python": platform.python_version()},
