@@ -6,13 +6,14 @@ import pytest
 
 from r1cli.config.sections import ModelSection
 from r1cli.errors import R1Error
-from r1cli.train.model_utils import apply_context_overrides, load_for_training, resolve_dtype
+from r1cli.models.loading import apply_overrides
+from r1cli.train.model_utils import load_for_training, resolve_dtype
 
 
 def test_overrides_on_config():
     from transformers import Qwen2Config
 
-    cfg = apply_context_overrides(Qwen2Config(), rope_theta=300000, max_position_embeddings=32768)
+    cfg = apply_overrides(Qwen2Config(), rope_theta=300000, max_position_embeddings=32768)
     assert cfg.rope_parameters["rope_theta"] == 300000.0 and cfg.max_position_embeddings == 32768
 
 
@@ -39,7 +40,7 @@ def test_dtype_rules_and_missing_model():
         resolve_dtype("float16", "cpu")
     with pytest.raises(R1Error, match="model.path is required"):
         load_for_training(ModelSection(), device="cpu")
-    with pytest.raises(R1Error, match="directory not found"):
+    with pytest.raises(R1Error, match="no model directory './no/such/model'"):
         load_for_training(ModelSection(path="./no/such/model"), device="cpu")
 
 
