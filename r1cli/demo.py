@@ -14,6 +14,8 @@ from typing import Any
 from r1cli.console import emit_json, err
 
 EVAL_N = 4
+# the demo stops `r1 grpo --preset tiny` early to stay well inside 10 minutes on 2 cores
+DEMO_GRPO_STEPS = 400
 
 
 def _stage(i: int, name: str, what: str) -> None:
@@ -99,9 +101,6 @@ def _row(stage: str, model: Path, res: dict) -> dict:
             "mean_tokens": round(m["mean_tokens"], 1) if m.get("mean_tokens") is not None else "n/a"}
 
 
-DEMO_GRPO_STEPS = 400
-
-
 def run_demo(output_dir: Path, *, task: str = "arith", quick: bool = False, seed: int = 0) -> dict:
     """Run every stage; ``quick`` shrinks each one to seconds (a smoke test, not a result)."""
     from r1cli.config.grpo import GRPOConfig
@@ -138,7 +137,6 @@ def run_demo(output_dir: Path, *, task: str = "arith", quick: bool = False, seed
     _stage(5, "eval", "after SFT")
     after_sft = _eval(task, sft_dir, out_dir / "eval-sft", limit=limit, max_new_tokens=max_new)
 
-    # the demo stops the preset at 400 of its 600 steps to stay well inside 10 minutes on 2 cores
     _stage(6, "grpo", f"RL from the verifiable reward (r1 grpo --preset tiny, {DEMO_GRPO_STEPS} steps)")
     grpo_sets = ["train.max_steps=2", "grpo.prompts_per_step=4"] if quick else [f"train.max_steps={DEMO_GRPO_STEPS}"]
     grpo_cfg = _config(GRPOConfig, "grpo", {"model.path": str(sft_dir), "data.path": str(data["problems"]),

@@ -205,9 +205,6 @@ class HFBackend(GenerationBackend):
         )
         return out.logits[:, -1, :]
 
-    def _new_cache(self) -> Any:
-        return new_dynamic_cache(self.model.config)
-
     def _generate_loop(
         self, batch_ids: list[list[int]], params: SamplingParams, generator: Any
     ) -> list[tuple[list[int], list[float]]]:
@@ -223,7 +220,7 @@ class HFBackend(GenerationBackend):
             mask[r, width - len(ids):] = 1
         input_ids, mask = input_ids.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # [B, W]; real tokens at 0..len-1
-        cache = self._new_cache()
+        cache = new_dynamic_cache(self.model.config)
         # n completions of one prompt share its prefill: run each distinct prompt once, then copy its
         # KV cache and last logits to the rows that repeat it (GRPO's G rows per prompt, sample -n)
         first: dict[tuple[int, ...], int] = {}  # distinct prompt -> the first row holding it

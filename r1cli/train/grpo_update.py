@@ -16,6 +16,7 @@ completion token (``logits_to_keep``), and position ``P_i − 1 + t`` is gathere
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -189,17 +190,17 @@ def check_finite(value: float, what: str, step: int) -> None:
                       "train.learning_rate or check the rewards")
 
 
-def group_micro_batches(groups: int | list[int], group_size: int, batch: TrainBatch, token_budget: int | None
+def group_micro_batches(groups: Iterable[int], group_size: int, batch: TrainBatch, token_budget: int | None
                         ) -> list[list[int]]:
-    """Whole groups per micro-batch for the shared-prompt forward; returns lists of row indices.
+    """Whole ``groups`` (group indices) per micro-batch for the shared-prompt forward; returns row indices.
 
-    ``groups``: the group indices to place (or their count: all of ``0..groups-1``). A group costs ``P + Σ C_i`` tokens (its prompt once, its completions in width buckets); groups are
+    A group costs ``P + Σ C_i`` tokens (its prompt once, its completions in width buckets); groups are
     sorted by cost and packed greedily while the summed cost stays within ``token_budget`` (all in one
     micro-batch without one; a group over the budget goes alone).
     """
     starts = batch.completion_start.tolist()
     comp = batch.completion_mask.sum(-1).tolist()
-    chosen = list(range(groups)) if isinstance(groups, int) else list(groups)
+    chosen = list(groups)
     cost = {k: starts[k * group_size] + sum(max(1, c) for c in comp[k * group_size:(k + 1) * group_size])
             for k in chosen}
     out: list[list[int]] = []
@@ -357,7 +358,7 @@ def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_ke
     lengths = batch.row_lengths()
     # rows that can change the gradient: with no KL term in the loss and no entropy bonus, a row whose
     # advantage is exactly 0 (or that is masked out) has a loss of exactly 0 whatever its ratio
-    skip = bool(getattr(g, "skip_zero_advantage", False)) and beta_loss == 0 and not g.entropy_coef
+    skip = g.skip_zero_advantage and beta_loss == 0 and not g.entropy_coef
     live = ((advantages != 0) & row_keep).tolist() if skip else [True] * n
     share = (share_prompts and batch.group_size > 1 and g.iterations == 1 and g.mini_batches == 1
              and micro_steps is None and n % batch.group_size == 0)

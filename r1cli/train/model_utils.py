@@ -12,15 +12,12 @@ from typing import Any
 
 from r1cli.errors import R1Error
 
-_DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
-
 
 def resolve_dtype(dtype: str, device: str) -> str:
-    """``auto`` -> float32 (master weights; bf16 compute comes from autocast); others pass."""
+    """``auto`` -> float32 (master weights; bf16 compute comes from autocast); other names pass (the
+    loader checks them)."""
     if dtype == "auto":
         return "float32"
-    if dtype not in _DTYPES:
-        raise R1Error(f"model.dtype '{dtype}' is not supported; one of: auto, float32, bfloat16, float16")
     if dtype == "float16" and not device.startswith("cuda"):
         raise R1Error("model.dtype float16 needs a GPU; use bfloat16 or float32 on CPU")
     return dtype

@@ -41,7 +41,7 @@ for agg in ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"):
     g = SimpleNamespace(iterations=1, mini_batches=1, micro_batch_size=2, micro_batch_tokens=None, clip_low=0.2, clip_high=0.2,
                         dual_clip=None, ratio_level="token", beta=0.0, kl="k3", kl_placement="loss", loss_agg=agg,
                         entropy_coef=0.0, importance_sampling_mode="truncate", importance_sampling_max=2.0,
-                        importance_sampling_min=None)
+                        importance_sampling_min=None, skip_zero_advantage=False)
     stats = run_updates(engine, batch, ADV[rows], torch.ones(len(rows), dtype=torch.bool), g=g, temperature=1.0,
                         norm_len=8.0, ctx=ctx, step=0, micro_steps=(lambda n: 2) if ctx.is_distributed else None)
     out[agg] = {"loss": stats["loss"], "weights": {k: v.clone() for k, v in model.state_dict().items()}}

@@ -92,7 +92,7 @@ def _cfg(**kw):
     base = dict(iterations=1, mini_batches=1, micro_batch_size=None, micro_batch_tokens=None, clip_low=0.2, clip_high=0.2, dual_clip=None,
                 ratio_level="token", beta=0.0, kl="k3", kl_placement="loss", loss_agg="token-mean",
                 entropy_coef=0.0, importance_sampling_mode="truncate", importance_sampling_max=2.0,
-                importance_sampling_min=None)
+                importance_sampling_min=None, skip_zero_advantage=False)
     base.update(kw)
     return SimpleNamespace(**base)
 
@@ -258,9 +258,9 @@ def test_group_micro_batches_keep_groups_whole():
     batch = build_batch(GP, GC, pad_id=0, group_size=2)
     # group costs P + C_1 + C_2: g0 3 + 3 + 2 = 8, g1 2 + 4 + 1 = 7, g2 4 + 1 + 2 = 7; sorted g0, g1, g2.
     # budget 20: g0 + g1 = 15 fits, + g2 = 22 does not
-    assert group_micro_batches(3, 2, batch, 20) == [[0, 1, 2, 3], [4, 5]]
-    assert group_micro_batches(3, 2, batch, 7) == [[0, 1], [2, 3], [4, 5]]  # over budget: alone
-    assert group_micro_batches(3, 2, batch, None) == [[0, 1, 2, 3, 4, 5]]
+    assert group_micro_batches(range(3), 2, batch, 20) == [[0, 1, 2, 3], [4, 5]]
+    assert group_micro_batches(range(3), 2, batch, 7) == [[0, 1], [2, 3], [4, 5]]  # over budget: alone
+    assert group_micro_batches(range(3), 2, batch, None) == [[0, 1, 2, 3, 4, 5]]
 
 
 def _momentum_run(model, batch, steps, **kw):
