@@ -57,6 +57,6 @@ def curate(
     cfg = build_config(CurateConfig, "curate", preset=preset, config=config, sets=set_, flags=flags,
                        print_config=print_config)
     save_config(cfg, Path(cfg.output_dir))
-    from r1cli.curate_run import run_curate_from_config
+    from r1cli.curate.run import run_curate_from_config
 
     run_curate_from_config(cfg)

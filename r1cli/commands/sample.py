@@ -62,7 +62,7 @@ def sample(
     }
     cfg = build_config(SampleConfig, "sample", preset=preset, config=config, sets=set_, flags=flags,
                        print_config=print_config)
-    from r1cli.sample import merge_sample_shards, run_sample
+    from r1cli.generation.run import merge_sample_shards, run_sample
 
     if merge_shards is not None:
         merge_sample_shards(cfg, merge_shards)

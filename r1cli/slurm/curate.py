@@ -51,7 +51,7 @@ def difficulty_plan(cfg: Any) -> tuple[int, dict[str, Any], Path]:
     if "difficulty" not in cfg.steps:
         raise R1Error(f"r1 slurm curate --array shards the difficulty step, but the steps are "
                       f"{','.join(cfg.steps)}; add difficulty to --steps or submit without --array")
-    from r1cli.curate_run import difficulty_params
+    from r1cli.curate.run import difficulty_params
 
     params = difficulty_params(cfg)  # exactly what r1 curate passes the step
     cache = Path(params.pop("cache_path", None) or Path(cfg.output_dir) / "difficulty_samples.jsonl")
