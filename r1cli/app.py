@@ -7,6 +7,7 @@ import sys
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from r1cli import __version__
 from r1cli.commands import curate as curate_cmd
@@ -17,8 +18,42 @@ from r1cli.commands import grpo as grpo_cmd
 from r1cli.commands import sample as sample_cmd
 from r1cli.commands import sft as sft_cmd
 
+
+def _cli_errors() -> tuple[type[BaseException], ...]:
+    """Typer >= 0.22 vendors click (its errors derive from ``typer.TyperException``); older typer uses click."""
+    import click
+
+    return tuple({getattr(typer, "TyperException", click.ClickException), click.ClickException})
+
+
+class OneLineErrors(TyperGroup):
+    """The root group: a usage mistake (bad flag value, unknown option, missing argument) is one line
+    on stderr and exit code 2, like every other user mistake, instead of a boxed panel."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):  # type: ignore[override]
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except _cli_errors() as e:
+            if not standalone_mode:
+                raise
+            ctx = getattr(e, "ctx", None)
+            where = f"r1 {ctx.command_path.split(' ', 1)[-1]}: " if ctx is not None and ctx.parent else ""
+            message = " ".join(e.format_message().split())  # one line, whatever the library wrapped
+            print(f"error: {where}{message}", file=sys.stderr)
+            sys.exit(getattr(e, "exit_code", 2))
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            print("Aborted.", file=sys.stderr)
+            sys.exit(1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
     name="r1",
+    cls=OneLineErrors,
     help="Walk the DeepSeek-R1 recipe from a terminal: curate, distill, sft, grpo, sample, eval.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

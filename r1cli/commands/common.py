@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from r1cli.config.core import Section, resolve_config, to_yaml, write_config
+from r1cli.config.core import Section, resolve_config, to_yaml
 
 S = TypeVar("S", bound=Section)
 
@@ -19,6 +20,8 @@ SetOpt = Annotated[
 ]
 PrintConfigOpt = Annotated[bool, typer.Option("--print-config", help="Print the merged config as YAML and exit.")]
 OutputDirOpt = Annotated[Path | None, typer.Option("--output-dir", "-o", help="Where outputs are written.")]
+OverwriteOpt = Annotated[bool, typer.Option(
+    "--overwrite", help="The output directory holds a run with another config: delete it and start afresh.")]
 
 
 def build_config(
@@ -41,8 +44,28 @@ def build_config(
     return cfg
 
 
-def save_config(cfg: Section, output_dir: str | Path) -> Path:
-    return write_config(cfg, output_dir)
+def claim_output(cfg: Section, command: str, *, overwrite: bool = False, ignore: tuple[str, ...] = (),
+                 lock_name: str | None = None, write: bool = True, compare: bool = True) -> AbstractContextManager:
+    """Hold ``cfg.output_dir`` for this run (:func:`r1cli.data.rundir.claim_output_dir`): refuse a file or a
+    different earlier run, lock it while running, then write ``config.yaml``. Under a multi-process launch
+    only rank 0 claims (the other ranks write nothing there)."""
+    from r1cli.data.rundir import LOCK_NAME, claim_output_dir
+    from r1cli.train.distributed import env_world  # no torch import
+
+    if env_world()[0] != 0:
+        return nullcontext(Path(cfg.output_dir))
+    return claim_output_dir(cfg.output_dir, cfg.model_dump(mode="json"), yaml_text=to_yaml(cfg), command=command,
+                            overwrite=overwrite, ignore=ignore, lock_name=lock_name or LOCK_NAME, write=write,
+                            compare=compare)
+
+
+def shard_claim(shard: str | None, output_dir: str | Path) -> dict:
+    """How a shard run (``--shard i/k``, a SLURM array task) claims the output directory it shares with
+    its sibling shards: its own lock, and ``config.yaml`` written only by the first shard to get there."""
+    if shard is None:
+        return {}
+    safe = shard.replace("/", "-of-")
+    return {"lock_name": f".r1-shard{safe}.lock", "write": not (Path(output_dir) / "config.yaml").is_file()}
 
 
 def shard_from_launcher(command: str, shard: str | None, merge_hint: str, *, tensor_parallel_size: int = 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,12 +9,13 @@ import typer
 from r1cli.commands.common import (
     ConfigOpt,
     OutputDirOpt,
+    OverwriteOpt,
     PresetOpt,
     PrintConfigOpt,
     SetOpt,
     build_config,
+    claim_output,
     refuse_multi_process,
-    save_config,
 )
 from r1cli.config.curate import CurateConfig
 
@@ -33,6 +33,7 @@ def curate(
     base_url: Annotated[str | None, typer.Option(help="difficulty with openai: server URL.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of mixing and sampling.")] = None,
     output_dir: OutputDirOpt = None,
+    overwrite: OverwriteOpt = False,
     preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -56,7 +57,8 @@ def curate(
     refuse_multi_process("curate", "to sample pass rates on many GPUs, shard the difficulty step with r1 slurm curate --array K")
     cfg = build_config(CurateConfig, "curate", preset=preset, config=config, sets=set_, flags=flags,
                        print_config=print_config)
-    save_config(cfg, Path(cfg.output_dir))
     from r1cli.curate.run import run_curate_from_config
 
-    run_curate_from_config(cfg)
+    # curate reuses every step up to the first changed one by itself, so a changed config is not refused
+    with claim_output(cfg, "curate", overwrite=overwrite, compare=False):
+        run_curate_from_config(cfg)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,12 +9,13 @@ import typer
 from r1cli.commands.common import (
     ConfigOpt,
     OutputDirOpt,
+    OverwriteOpt,
     PresetOpt,
     PrintConfigOpt,
     SetOpt,
     build_config,
+    claim_output,
     refuse_multi_process,
-    save_config,
 )
 
 
@@ -54,6 +54,7 @@ def distill(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N problems.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed.")] = None,
     output_dir: OutputDirOpt = None,
+    overwrite: OverwriteOpt = False,
     preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -83,5 +84,6 @@ def distill(
                        print_config=print_config)
     from r1cli.distill.engine import run_distill
 
-    save_config(cfg, Path(cfg.output_dir))
-    run_distill(cfg)
+    # filters, keep and the reward re-derive sft.jsonl from the raw samples: not a different run
+    with claim_output(cfg, "distill", overwrite=overwrite, ignore=("keep", "filters", "reward", "cost")):
+        run_distill(cfg)

@@ -10,11 +10,13 @@ import typer
 from r1cli.commands.common import (
     ConfigOpt,
     OutputDirOpt,
+    OverwriteOpt,
     PresetOpt,
     PrintConfigOpt,
     SetOpt,
     build_config,
-    save_config,
+    claim_output,
+    shard_claim,
     shard_from_launcher,
 )
 from r1cli.errors import R1Error
@@ -53,6 +55,7 @@ def eval_(
     merge_shards: Annotated[int | None, typer.Option("--merge-shards", min=1, help="Join the K shard files of "
                                                      "each benchmark, then grade.")] = None,
     output_dir: OutputDirOpt = None,
+    overwrite: OverwriteOpt = False,
     preset: PresetOpt = None,
     config: ConfigOpt = None,
     sets: SetOpt = None,
@@ -89,16 +92,20 @@ def eval_(
     if merge_shards is None:
         shard = shard_from_launcher("eval", shard, "the same r1 eval command with --merge-shards {k}, without a "
                                     "launcher", tensor_parallel_size=cfg.generation.tensor_parallel_size)
-    from r1cli.train.distributed import env_world
-
-    if env_world()[0] == 0:
-        save_config(cfg, cfg.output_dir)
-    if shard is not None:
+    if shard is not None:  # a bad --shard is refused before the output directory is touched
+        from r1cli.eval.runner import check_shardable
         from r1cli.generation.sampler import parse_shard
 
-        run_eval(cfg, shard=parse_shard(shard))
-        return
-    results = merge_eval_shards(cfg, merge_shards) if merge_shards is not None else run_eval(cfg)
+        parse_shard(shard)
+        check_shardable(cfg, list(cfg.benchmarks), "--shard")
+    # each benchmark has its own subdirectory: another list of benchmarks is not a different run
+    with claim_output(cfg, "eval", overwrite=overwrite, ignore=("benchmarks",), **shard_claim(shard, cfg.output_dir)):
+        if shard is not None:
+            from r1cli.generation.sampler import parse_shard
+
+            run_eval(cfg, shard=parse_shard(shard))
+            return
+        results = merge_eval_shards(cfg, merge_shards) if merge_shards is not None else run_eval(cfg)
     print_results(results, as_json=as_json)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,11 +9,12 @@ import typer
 from r1cli.commands.common import (
     ConfigOpt,
     OutputDirOpt,
+    OverwriteOpt,
     PresetOpt,
     PrintConfigOpt,
     SetOpt,
     build_config,
-    save_config,
+    claim_output,
 )
 
 
@@ -47,11 +47,13 @@ def grpo(
     resume: Annotated[str | None, typer.Option(
         "--resume", help="Resume from 'latest' in the output dir or from a checkpoint path.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of prompts order, sampling and init.")] = None,
+    save_steps: Annotated[int | None, typer.Option("--save-steps", min=1, help="Checkpoint every N steps.")] = None,
     preset: PresetOpt = None,
     config: ConfigOpt = None,
     sets: SetOpt = None,
     print_config: PrintConfigOpt = False,
     output_dir: OutputDirOpt = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Train a policy with group-relative RL on verifiable rewards; writes the model, checkpoints,
     metrics.jsonl and reward/accuracy/length/reflection curves to the output directory."""
@@ -63,7 +65,8 @@ def grpo(
         "train.max_steps": max_steps, "train.learning_rate": learning_rate, "grpo.beta": beta,
         "grpo.loss_agg": loss_agg, "generation.max_new_tokens": max_new_tokens,
         "generation.temperature": temperature, "generation.backend": backend, "eval.path": eval_data,
-        "resume": resume, "train.seed": seed, "output_dir": output_dir,
+        "resume": resume, "train.seed": seed, "train.save_steps": save_steps,
+        "output_dir": output_dir,
     }
     cfg = build_config(GRPOConfig, "grpo", preset=preset, config=config, sets=sets, flags=flags,
                        print_config=print_config)
@@ -74,7 +77,5 @@ def grpo(
     main = env_world()[0] == 0
     # config.yaml records the engine that really runs
     cfg = resolve_rollout_backend(cfg, warn=(lambda msg: err.print(f"[yellow]{msg}[/yellow]")) if main else None)
-    if main:
-        save_config(cfg, Path(cfg.output_dir))
-
-    run_grpo(cfg)
+    with claim_output(cfg, "grpo", overwrite=overwrite):
+        run_grpo(cfg)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,11 +9,12 @@ import typer
 from r1cli.commands.common import (
     ConfigOpt,
     OutputDirOpt,
+    OverwriteOpt,
     PresetOpt,
     PrintConfigOpt,
     SetOpt,
     build_config,
-    save_config,
+    claim_output,
 )
 
 
@@ -64,6 +64,7 @@ def sft(
     sets: SetOpt = None,
     print_config: PrintConfigOpt = False,
     output_dir: OutputDirOpt = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Fine-tune on chat records with loss on assistant tokens only; writes checkpoints, final/,
     metrics.jsonl, loss.png and summary.json to the output directory. Runs unchanged under
@@ -83,10 +84,7 @@ def sft(
     }
     cfg = build_config(SFTConfig, "sft", preset=preset, config=config, sets=sets, flags=flags,
                        print_config=print_config)
-    from r1cli.train.distributed import env_world
-
-    if env_world()[0] == 0:
-        save_config(cfg, Path(cfg.output_dir))
     from r1cli.train.sft import run_sft
 
-    run_sft(cfg)
+    with claim_output(cfg, "sft", overwrite=overwrite):
+        run_sft(cfg)

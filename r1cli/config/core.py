@@ -193,6 +193,24 @@ _TYPE_WORDS = {
 }
 
 
+def check_rewards(key: str, names: list[str], params: dict[str, dict[str, Any]]) -> None:
+    """Config-time check of reward names and their parameters (registry look-up, nothing is built):
+    an unknown name or parameter is one line naming the config key, with "did you mean"."""
+    from r1cli.rewards.registry import canonical_name, check_reward
+
+    by_name = {}
+    for name in names:
+        try:
+            by_name[canonical_name(name)] = name
+        except R1Error as e:
+            raise R1Error(f"config key '{key}': {e}") from None
+    for name, values in params.items():
+        try:
+            check_reward(name, values)
+        except R1Error as e:
+            raise R1Error(f"config key '{key.rsplit('.', 1)[0]}.params.{name}': {e}") from None
+
+
 def _format_validation_error(err: ValidationError, source: str) -> str:
     first = err.errors()[0]
     path = ".".join(str(p) for p in first["loc"])

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from r1cli.config.core import Section
+from r1cli.config.core import Section, check_rewards
 from r1cli.config.sections import R1_MATH_INSTRUCTION, GenerationSection, ModelSection
 from r1cli.errors import R1Error
 
@@ -73,6 +73,11 @@ class DistillRewardSection(Section):
     name: str = "auto"
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     min_value: float = 1.0
+
+    @model_validator(mode="after")
+    def _known(self) -> DistillRewardSection:
+        check_rewards("reward.name", [] if self.name == "auto" else [self.name], self.params)
+        return self
 
 
 class DistillFilterSection(Section):

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from r1cli.config.core import Section
+from r1cli.config.core import Section, check_rewards
 from r1cli.config.sections import GenerationSection, ModelSection
 
 # Reflection vocabulary of the "aha" statistic (our choice, after the words the R1 paper's examples
@@ -128,6 +128,7 @@ class RewardsSection(Section):
         if self.correctness is not None and self.correctness not in self.names:
             raise ValueError(f"rewards.correctness '{self.correctness}' is not in rewards.names "
                              f"({','.join(self.names)})")
+        check_rewards("rewards.names", self.names, self.params)
         return self
 
 

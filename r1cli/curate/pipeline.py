@@ -66,11 +66,11 @@ def parse_steps(text: str) -> list[StepSpec]:
     """``"normalize,dedup,decontam"`` -> default-parameter StepSpecs, validated."""
     specs = [StepSpec(s.strip()) for s in text.split(",") if s.strip()]
     for s in specs:
-        _check_step(s)
+        check_step(s)
     return specs
 
 
-def _check_step(spec: StepSpec) -> Callable[..., StepResult]:
+def check_step(spec: StepSpec) -> Callable[..., StepResult]:
     fn = STEPS.get(spec.name)
     if fn is None:
         raise R1Error(f"curate: unknown step '{spec.name}'{did_you_mean(spec.name, STEPS)}; "
@@ -157,7 +157,7 @@ def run_curate(inputs: list[InputSpec], steps: list[StepSpec], output_dir: str |
     log = log or (lambda _msg: None)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fns = [_check_step(s) for s in steps]
+    fns = [check_step(s) for s in steps]
     ckpt = _Checkpoints(out)
     step_stats: list[dict] = []
     removed_all: list[Row] = []

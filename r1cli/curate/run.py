@@ -21,10 +21,6 @@ def run_curate_from_config(cfg: CurateConfig) -> dict:
 
     if not cfg.inputs:
         raise R1Error("r1 curate needs at least one input: --data FILE (repeatable) or inputs: in a config")
-    unknown = sorted(set(cfg.params) - set(cfg.steps))
-    if unknown:
-        raise R1Error(f"params.{unknown[0]} is set but '{unknown[0]}' is not among the steps "
-                      f"({', '.join(cfg.steps)}); add it to --steps or drop its params")
     inputs = [InputSpec(**i.model_dump()) for i in cfg.inputs]
     steps = [StepSpec(name, difficulty_params(cfg) if name == "difficulty" else dict(cfg.params.get(name, {})))
              for name in cfg.steps]

@@ -241,7 +241,7 @@ def run_eval(cfg: EvalConfig, shard: tuple[int, int] | None = None) -> list[dict
     """
     names = check_config(cfg)
     if shard is not None:
-        _check_shardable(cfg, names, "--shard")
+        check_shardable(cfg, names, "--shard")
     if cfg.samples:
         return [regrade(cfg)]
     out_root = Path(cfg.output_dir)
@@ -263,7 +263,7 @@ def run_eval(cfg: EvalConfig, shard: tuple[int, int] | None = None) -> list[dict
     return results
 
 
-def _check_shardable(cfg: EvalConfig, names: list[str], flag: str) -> None:
+def check_shardable(cfg: EvalConfig, names: list[str], flag: str) -> None:
     if cfg.samples:
         raise R1Error(f"{flag} splits generation; --samples re-grades a file that already exists (drop one)")
     lm = [n for n in names if n.startswith(LM_EVAL_PREFIX)]
@@ -279,7 +279,7 @@ def merge_eval_shards(cfg: EvalConfig, k: int) -> list[dict[str, Any]]:
     from r1cli.generation.sampler import merge_shards, shard_path
 
     names = check_config(cfg)
-    _check_shardable(cfg, names, "--merge-shards")
+    check_shardable(cfg, names, "--merge-shards")
     if k < 1:
         raise R1Error(f"--merge-shards {k}: needs K >= 1")
     results = []

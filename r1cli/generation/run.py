@@ -36,6 +36,16 @@ def sampling_params(g) -> SamplingParams:  # noqa: F821 - imported lazily
                           stop=tuple(g.stop), seed=g.seed, top_k=g.top_k)
 
 
+def check_sample_config(cfg: SampleConfig) -> None:
+    """The mistakes found without reading data: a bad ``--shard``, no ``--data``, a template without {problem}."""
+    from r1cli.generation.sampler import parse_shard
+
+    parse_shard(cfg.shard)
+    if not cfg.data.path:
+        raise R1Error("r1 sample needs problems: pass --data FILE (JSONL/JSON/Parquet/CSV) or a hub dataset id")
+    _prompt_fn(cfg.data.prompt_template)
+
+
 def run_sample(cfg: SampleConfig) -> dict:
     from r1cli.generation import backend_from_config
     from r1cli.generation.sampler import parse_shard, sample_to_file, shard_path

@@ -106,15 +106,9 @@ def _coerce(reward: str, param: inspect.Parameter, value: Any) -> Any:
     return value
 
 
-def get_reward(name: str, **params: Any) -> RewardFn:
-    """Build the reward ``name`` (or alias) with ``params``.
-
-    Returns ``fn(completions: list[str], **columns) -> list[float | None]`` where ``None`` means
-    "cannot judge this sample". Unknown names and parameters raise R1Error with the valid choices.
-    """
-    canonical = canonical_name(name)
-    factory = REWARDS[canonical]
-    signature = inspect.signature(factory)
+def _checked_params(canonical: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` checked against the factory's signature and coerced to its types."""
+    signature = inspect.signature(REWARDS[canonical])
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
     valid = {k: p for k, p in signature.parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
     checked: dict[str, Any] = {}
@@ -128,7 +122,24 @@ def get_reward(name: str, **params: Any) -> RewardFn:
                 f"reward '{canonical}' has no parameter '{key}'{did_you_mean(key, valid)}; {choices}"
             )
         checked[key] = _coerce(canonical, valid[key], value)
-    return factory(**checked)
+    return checked
+
+
+def check_reward(name: str, params: dict[str, Any] | None = None) -> str:
+    """Validate a reward name and its parameters without building it (config time); the canonical name."""
+    canonical = canonical_name(name)
+    _checked_params(canonical, dict(params or {}))
+    return canonical
+
+
+def get_reward(name: str, **params: Any) -> RewardFn:
+    """Build the reward ``name`` (or alias) with ``params``.
+
+    Returns ``fn(completions: list[str], **columns) -> list[float | None]`` where ``None`` means
+    "cannot judge this sample". Unknown names and parameters raise R1Error with the valid choices.
+    """
+    canonical = canonical_name(name)
+    return REWARDS[canonical](**_checked_params(canonical, params))
 
 
 def reward_parameters(name: str) -> dict[str, Any]:

@@ -291,6 +291,13 @@ class GRPOTrainer:
             self.weights_dirty = True
             if ctx.is_main:
                 err.print(f"[green]resumed[/green] from {resume} at step {self.step}")
+        finished = ctx.broadcast_object((self.out / "final" / "config.json").is_file() if ctx.is_main else None)
+        if finished and (resume is None or self.step >= t.max_steps):  # a finished run is never redone
+            if ctx.is_main:
+                at = f" at step {self.step}" if resume is not None else ""
+                err.print(f"r1 grpo: {self.out} already finished{at}; nothing to do; the policy is in {self.out / 'final'}")
+            self.backend.close()
+            return {"already_finished": True}
         logger = MetricsLogger(cfg.output_dir, enabled=ctx.is_main, report_to=t.report_to,
                                config=cfg.model_dump(mode="json"), resume_step=self.step if resume else None)
         progress = TrainProgress(t.max_steps, initial_step=self.step, enabled=ctx.is_main, description="grpo")

@@ -156,6 +156,26 @@ def make_collate(packing: bool, pad_id: int, attn: str, dtype: Any):
     return lambda slot: collate_padded([u[0] for u in slot], pad_id)
 
 
+def _finished_step(out_dir: Path) -> int | None:
+    """The step a finished run in ``out_dir`` stopped at (its ``summary.json`` and ``final/``), else None."""
+    try:
+        summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return int(summary.get("steps", 0)) if (out_dir / "final").is_dir() and summary.get("final_dir") else None
+
+
+def _already_finished(ctx: Any, out_dir: Path, step: int, checkpoint: Any) -> dict:
+    """``--resume`` of a run that reached its last step: say so in one line and change nothing."""
+    final = out_dir / "final"
+    if ctx.is_main:
+        err.print(f"r1 sft: {out_dir} already finished at step {step} ({Path(checkpoint).name}); "
+                  "nothing to do" + (f"; the model is in {final}" if final.is_dir() else ""))
+    ctx.close()
+    return {"output_dir": str(out_dir), "final_dir": str(final) if final.is_dir() else None, "steps": step,
+            "start_step": step, "already_finished": True, "last_checkpoint": str(checkpoint)}
+
+
 def run_sft(cfg: Any, *, config_yaml: str | None = None) -> dict:
     """Train per ``cfg`` (an :class:`r1cli.config.sft.SFTConfig`); return a summary dict.
 
@@ -166,6 +186,7 @@ def run_sft(cfg: Any, *, config_yaml: str | None = None) -> dict:
 
     from r1cli.config.core import to_yaml
     from r1cli.data.chat import ensure_chat_template
+    from r1cli.data.io import write_text_if_changed
     from r1cli.train.checkpoint import list_checkpoints, resolve_resume, save_hf_model
     from r1cli.train.distributed import init_distributed
     from r1cli.train.engine import build_engine
@@ -199,6 +220,9 @@ def run_sft(cfg: Any, *, config_yaml: str | None = None) -> dict:
     start = 0
     resume_from = resolve_resume(cfg.resume, out_dir, ctx)
     stale = ctx.broadcast_object(list_checkpoints(out_dir) if ctx.is_main else None)  # one view for all ranks
+    done = ctx.broadcast_object(_finished_step(out_dir) if ctx.is_main else None)
+    if resume_from is None and done is not None:
+        return _already_finished(ctx, out_dir, done, out_dir / "final")
     if resume_from is None and stale and not cfg.resume:
         raise R1Error(f"{out_dir} already holds checkpoints (up to {stale[-1][1].name}); continue that run with "
                       "--resume latest, or start afresh in another --output-dir")
@@ -208,9 +232,11 @@ def run_sft(cfg: Any, *, config_yaml: str | None = None) -> dict:
             raise R1Error(f"--resume {resume_from}: the data or batch layout differs from the checkpoint's run; "
                           "resume with the same data and batch settings, or start a new --output-dir")
         start = int(state["step"])
+        if start >= total:
+            return _already_finished(ctx, out_dir, start, resume_from)
     if ctx.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.yaml").write_text(config_yaml, encoding="utf-8")
+        write_text_if_changed(out_dir / "config.yaml", config_yaml)
         err.print(f"[bold]r1 sft[/bold] {len(examples)} examples ({data_stats['truncated']} truncated, "
                   f"{data_stats['dropped_too_long']} dropped as too long, {data_stats['dropped_no_loss_tokens']} "
                   f"without loss tokens) -> {len(plan.units)} {'packed rows' if cfg.data.packing else 'units'}; "

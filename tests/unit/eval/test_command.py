@@ -91,7 +91,7 @@ def test_regrade_countdown_joins_task_columns(tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)[0]["metrics"]["pass@1"] == 0.5  # teacher answer right, 1+1 wrong
     stray = _write(tmp_path / "t.jsonl", [{**rec, "id": "nope"}])
-    res = _run("countdown", "--samples", str(stray), "-o", str(tmp_path / "o"))
+    res = _run("countdown", "--samples", str(stray), "-o", str(tmp_path / "o2"))
     assert isinstance(res.exception, R1Error) and "'nope'" in str(res.exception)
 
 
