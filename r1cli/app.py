@@ -36,8 +36,11 @@ class OneLineErrors(TyperGroup):
         except _cli_errors() as e:
             if not standalone_mode:
                 raise
-            ctx = getattr(e, "ctx", None)
-            where = f"r1 {ctx.command_path.split(' ', 1)[-1]}: " if ctx is not None and ctx.parent else ""
+            names, ctx = [], getattr(e, "ctx", None)
+            while ctx is not None and ctx.parent is not None:  # "data make", whatever the program was called
+                names.insert(0, ctx.info_name)
+                ctx = ctx.parent
+            where = f"r1 {' '.join(names)}: " if names else ""
             message = " ".join(e.format_message().split())  # one line, whatever the library wrapped
             print(f"error: {where}{message}", file=sys.stderr)
             sys.exit(getattr(e, "exit_code", 2))

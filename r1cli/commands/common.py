@@ -49,11 +49,13 @@ def claim_output(cfg: Section, command: str, *, overwrite: bool = False, ignore:
     """Hold ``cfg.output_dir`` for this run (:func:`r1cli.data.rundir.claim_output_dir`): refuse a file or a
     different earlier run, lock it while running, then write ``config.yaml``. Under a multi-process launch
     only rank 0 claims (the other ranks write nothing there)."""
-    from r1cli.data.rundir import LOCK_NAME, claim_output_dir
+    from r1cli.data.rundir import LOCK_NAME, RESUME_KEYS, claim_output_dir
     from r1cli.train.distributed import env_world  # no torch import
 
     if env_world()[0] != 0:
         return nullcontext(Path(cfg.output_dir))
+    if getattr(cfg, "resume", None):
+        ignore = (*ignore, *RESUME_KEYS)
     return claim_output_dir(cfg.output_dir, cfg.model_dump(mode="json"), yaml_text=to_yaml(cfg), command=command,
                             overwrite=overwrite, ignore=ignore, lock_name=lock_name or LOCK_NAME, write=write,
                             compare=compare)

@@ -15,6 +15,9 @@ def demo(
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
     """Make data -> SFT -> eval -> GRPO -> eval -> report.md, on the tiny model."""
+    from r1cli.data.rundir import check_output_path
     from r1cli.demo import run_demo
+
+    check_output_path(output_dir)
 
     run_demo(output_dir, task=task, quick=quick, seed=seed)

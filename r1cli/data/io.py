@@ -190,18 +190,6 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         raise
 
 
-def write_text_if_changed(path: str | os.PathLike, text: str) -> bool:
-    """:func:`atomic_write_text` unless ``path`` already holds exactly ``text``; True when written."""
-    p = Path(path)
-    try:
-        if p.is_file() and p.read_text(encoding="utf-8") == text:
-            return False
-    except (OSError, UnicodeDecodeError):
-        pass
-    atomic_write_text(p, text)
-    return True
-
-
 def atomic_write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> None:
     atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, default=str) + "\n")
 

@@ -12,7 +12,8 @@ config has been resolved and validated, and before the engine writes anything:
 3. an exclusive ``flock`` on ``<output_dir>/.r1.lock`` (``.r1-<name>.lock`` for a shard) is taken for
    the lifetime of the claim. The kernel drops it when the process dies, so a rerun after ``kill -9`` is
    never blocked; a second live run gets "in use by pid N";
-4. only then is ``config.yaml`` written, atomically, and only when its text changes.
+4. only then is ``config.yaml`` written, atomically, unless the directory holds the same run already
+   (a resumed or repeated run keeps the ``config.yaml`` it started with).
 
 Nothing in the directory changes before step 3 succeeds, and a run that fails having written nothing
 but its ``config.yaml`` (an error the engine finds in the data or an argument) removes it again, so the
@@ -37,7 +38,15 @@ LOCK_NAME = ".r1.lock"
 HOW_KEYS = frozenset({
     "resume", "output_dir", "shard",
     "train.cpu_threads", "train.logging_steps", "train.report_to", "train.plots", "train.save_total_limit",
+    "train.save_steps",
     "generation.concurrency", "generation.max_retries", "generation.request_timeout_s", "generation.api_key_env",
+})
+
+# With --resume the checkpoint decides what may change (sft checks its data/batch fingerprint): a run may
+# be extended or moved to another process count, device or engine.
+RESUME_KEYS = frozenset({
+    "train.max_steps", "train.num_epochs", "train.gradient_accumulation_steps", "train.per_device_batch_size",
+    "train.device", "train.deepspeed", "train.gradient_checkpointing", "eval.every_steps",
 })
 
 _HELD: dict[str, int] = {}  # lock path -> fd, for re-entrant claims in one process
@@ -165,10 +174,10 @@ def claim_output_dir(output_dir: str | os.PathLike, config: dict, *, yaml_text: 
             _clear(out, keep=lock_name)
         elif old_path.is_file() and compare:  # again under the lock: a run may have written it meanwhile
             _refuse_different(old_path, config, ignore, command)
-        if write:
-            from r1cli.data.io import write_text_if_changed
+        if write and not (old_path.is_file() and compare):  # the same run again keeps its first config.yaml
+            from r1cli.data.io import atomic_write_text
 
-            write_text_if_changed(old_path, yaml_text)
+            atomic_write_text(old_path, yaml_text)
         yield out
     except BaseException:
         if not had_config or overwrite:

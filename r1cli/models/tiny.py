@@ -204,6 +204,9 @@ def init_tiny(
     offline. Same arguments -> byte-identical files. ``seed`` seeds the weights only: every tiny
     model shares one tokenizer (for a given ``vocab_size``), so checkpoints stay comparable.
     """
+    from r1cli.data.rundir import check_output_path
+
+    check_output_path(output_dir, "--output")
     tokenizer = build_tiny_tokenizer(vocab_size=vocab_size, model_max_length=max_position_embeddings)
     model = build_tiny_model(
         tokenizer,

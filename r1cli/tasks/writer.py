@@ -66,7 +66,9 @@ def write_task_data(
         raise R1Error(f"data make: need --n >= 1 and held_out >= 0, got n={n}, held_out={held_out}")
     records = task.generate(n + held_out, seed)
     train, test = records[:n], records[n:]
-    out = Path(out_dir)
+    from r1cli.data.rundir import check_output_path
+
+    out = check_output_path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"problems": out / "problems.jsonl", "sft": out / "sft.jsonl"}
     _write(paths["problems"], _jsonl(train))

@@ -186,7 +186,7 @@ def run_sft(cfg: Any, *, config_yaml: str | None = None) -> dict:
 
     from r1cli.config.core import to_yaml
     from r1cli.data.chat import ensure_chat_template
-    from r1cli.data.io import write_text_if_changed
+    from r1cli.data.io import atomic_write_text
     from r1cli.train.checkpoint import list_checkpoints, resolve_resume, save_hf_model
     from r1cli.train.distributed import init_distributed
     from r1cli.train.engine import build_engine
@@ -236,7 +236,8 @@ def run_sft(cfg: Any, *, config_yaml: str | None = None) -> dict:
             return _already_finished(ctx, out_dir, start, resume_from)
     if ctx.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        write_text_if_changed(out_dir / "config.yaml", config_yaml)
+        if not (out_dir / "config.yaml").is_file():  # `r1 sft` wrote it already (r1cli.data.rundir)
+            atomic_write_text(out_dir / "config.yaml", config_yaml)
         err.print(f"[bold]r1 sft[/bold] {len(examples)} examples ({data_stats['truncated']} truncated, "
                   f"{data_stats['dropped_too_long']} dropped as too long, {data_stats['dropped_no_loss_tokens']} "
                   f"without loss tokens) -> {len(plan.units)} {'packed rows' if cfg.data.packing else 'units'}; "

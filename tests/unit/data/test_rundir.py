@@ -46,9 +46,10 @@ def test_a_different_run_is_refused_without_touching_it(tmp_path):
     with pytest.raises(R1Error, match=r"different config \(model.path: 'm' -> 'other'\).*--overwrite"), claim(tmp_path, other):
         pass
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
-    with claim(tmp_path, {**CFG, "resume": "latest"}):  # the same run resumed: accepted
+    with claim(tmp_path, {**CFG, "resume": "latest"}):  # the same run resumed: accepted, its config.yaml kept
         pass
-    assert (tmp_path / "samples.jsonl").read_text() == "x\n"
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir() if p.name != ".r1.lock"} == \
+        {k: v for k, v in before.items() if k != ".r1.lock"}
 
 
 def test_overwrite_discards_the_earlier_run(tmp_path):
