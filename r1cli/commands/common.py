@@ -45,10 +45,12 @@ def build_config(
 
 
 def claim_output(cfg: Section, command: str, *, overwrite: bool = False, ignore: tuple[str, ...] = (),
-                 lock_name: str | None = None, write: bool = True, compare: bool = True) -> AbstractContextManager:
+                 lock_name: str | None = None, write: bool = True, compare: bool = True,
+                 inputs: tuple[str, ...] = ("data.path",)) -> AbstractContextManager:
     """Hold ``cfg.output_dir`` for this run (:func:`r1cli.data.rundir.claim_output_dir`): refuse a file or a
-    different earlier run, lock it while running, then write ``config.yaml``. Under a multi-process launch
-    only rank 0 claims (the other ranks write nothing there)."""
+    different earlier run, lock it while running, then write ``config.yaml``. ``inputs`` are the config keys
+    of input files whose contents must not change under a run. Under a multi-process launch only rank 0
+    claims (the other ranks write nothing there)."""
     from r1cli.data.rundir import LOCK_NAME, RESUME_KEYS, claim_output_dir
     from r1cli.train.distributed import env_world  # no torch import
 
@@ -58,7 +60,13 @@ def claim_output(cfg: Section, command: str, *, overwrite: bool = False, ignore:
         ignore = (*ignore, *RESUME_KEYS)
     return claim_output_dir(cfg.output_dir, cfg.model_dump(mode="json"), yaml_text=to_yaml(cfg), command=command,
                             overwrite=overwrite, ignore=ignore, lock_name=lock_name or LOCK_NAME, write=write,
-                            compare=compare)
+                            compare=compare, inputs={key: _dotted(cfg, key) for key in inputs})
+
+
+def _dotted(cfg: Any, key: str) -> Any:
+    for part in key.split("."):
+        cfg = getattr(cfg, part, None)
+    return cfg
 
 
 def shard_claim(shard: str | None, output_dir: str | Path) -> dict:

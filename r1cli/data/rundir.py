@@ -33,6 +33,7 @@ from r1cli.errors import R1Error
 
 CONFIG_NAME = "config.yaml"
 LOCK_NAME = ".r1.lock"
+INPUTS_NAME = ".r1-inputs.json"  # sha256 of the local input files the run started from
 
 # Keys that steer how a run proceeds, not what it computes: a rerun may change them freely.
 HOW_KEYS = frozenset({
@@ -144,13 +145,16 @@ def _clear(directory: Path, keep: str) -> None:
 @contextmanager
 def claim_output_dir(output_dir: str | os.PathLike, config: dict, *, yaml_text: str, command: str,
                      overwrite: bool = False, ignore: Iterable[str] = (), lock_name: str = LOCK_NAME,
-                     write: bool = True, compare: bool = True) -> Iterator[Path]:
+                     write: bool = True, compare: bool = True,
+                     inputs: dict[str, str | None] | None = None) -> Iterator[Path]:
     """Hold ``output_dir`` for one run of ``command`` (see the module docstring); yields the directory.
 
     ``config`` is the resolved config as plain data (``model_dump(mode="json")``) and ``yaml_text`` its
     YAML, written to ``config.yaml`` when ``write``. ``ignore`` adds keys to :data:`HOW_KEYS`;
     ``compare=False`` (a command that reuses what it can of an earlier config by itself, like curate)
-    skips the comparison.
+    skips the comparison. ``inputs`` maps config keys to local input files (``{"data.path": ...}``): their
+    content hashes are recorded beside ``config.yaml`` and a rerun whose file changed at the same path is
+    refused like a changed config.
     """
     out = check_output_path(output_dir)
     lock_path = out / lock_name
@@ -159,8 +163,10 @@ def claim_output_dir(output_dir: str | os.PathLike, config: dict, *, yaml_text: 
         yield out
         return
     old_path = out / CONFIG_NAME
+    hashes = _hash_inputs(inputs or {})
     if old_path.is_file() and compare and not overwrite:  # refuse before touching anything
         _refuse_different(old_path, config, ignore, command)
+        _refuse_changed_inputs(out, hashes, command)
     created = not out.exists()
     had_config = old_path.is_file()
     try:
@@ -174,10 +180,15 @@ def claim_output_dir(output_dir: str | os.PathLike, config: dict, *, yaml_text: 
             _clear(out, keep=lock_name)
         elif old_path.is_file() and compare:  # again under the lock: a run may have written it meanwhile
             _refuse_different(old_path, config, ignore, command)
+            _refuse_changed_inputs(out, hashes, command)
         if write and not (old_path.is_file() and compare):  # the same run again keeps its first config.yaml
             from r1cli.data.io import atomic_write_text
 
             atomic_write_text(old_path, yaml_text)
+        if hashes and not (out / INPUTS_NAME).is_file():
+            from r1cli.data.io import atomic_write_json
+
+            atomic_write_json(out / INPUTS_NAME, hashes)
         yield out
     except BaseException:
         if not had_config or overwrite:
@@ -192,7 +203,7 @@ def _undo_empty_claim(out: Path, lock_name: str, *, remove_dir: bool) -> None:
     """A run that failed before writing anything but its config (a bad data file, a bad argument found by
     the engine) leaves the directory as it found it, so the corrected rerun is not refused."""
     names = {p.name for p in out.iterdir()} if out.is_dir() else set()
-    if not names <= {CONFIG_NAME, lock_name}:
+    if not names <= {CONFIG_NAME, INPUTS_NAME, lock_name}:
         return  # the run wrote outputs: keep its config beside them
     for name in names:
         (out / name).unlink(missing_ok=True)
@@ -201,6 +212,37 @@ def _undo_empty_claim(out: Path, lock_name: str, *, remove_dir: bool) -> None:
             out.rmdir()
         except OSError:
             pass
+
+
+def _hash_inputs(inputs: dict[str, str | None]) -> dict[str, str]:
+    """``{key: sha256}`` of the inputs that are local files (hub ids and missing paths are skipped)."""
+    import hashlib
+
+    out = {}
+    for key, path in sorted(inputs.items()):
+        p = Path(path) if path else None
+        if p is None or not p.is_file():
+            continue
+        digest = hashlib.sha256()
+        with p.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        out[key] = digest.hexdigest()
+    return out
+
+
+def _refuse_changed_inputs(out: Path, hashes: dict[str, str], command: str) -> None:
+    import json
+
+    try:
+        old = json.loads((out / INPUTS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    changed = sorted(k for k, v in hashes.items() if k in old and old[k] != v)
+    if changed:
+        raise R1Error(f"{out} holds an r1 {command} run whose input changed since it started ({changed[0]}: the "
+                      "file at the same path has other contents): use another --output-dir, or pass --overwrite "
+                      "to discard that run")
 
 
 def _refuse_different(old_path: Path, config: dict, ignore: Iterable[str], command: str) -> None:

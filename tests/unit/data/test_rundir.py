@@ -111,3 +111,19 @@ def test_a_second_live_run_is_refused_and_kill_9_releases_the_lock(tmp_path):
         except R1Error:
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+def test_an_input_file_changed_at_the_same_path_is_refused(tmp_path):
+    data = tmp_path / "problems.jsonl"
+    data.write_text('{"id": "a", "problem": "1+1"}\n')
+    out = tmp_path / "run"
+    with claim(out, inputs={"data.path": str(data)}):
+        (out / "samples.jsonl").write_text("x\n")
+    with claim(out, inputs={"data.path": str(data)}):  # the same file again: the same run
+        pass
+    data.write_text('{"id": "b", "problem": "2+2"}\n')
+    with pytest.raises(R1Error, match=r"input changed since it started \(data.path: the file at the same path"), \
+            claim(out, inputs={"data.path": str(data)}):
+        pass
+    with claim(out, inputs={"data.path": "org/hub-dataset"}):  # not a local file: nothing to compare
+        pass
