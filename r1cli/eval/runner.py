@@ -156,10 +156,11 @@ def _read_existing(path: Path) -> list[dict]:
 
 def regrade(cfg: EvalConfig) -> dict[str, Any]:
     """Grade an existing samples file (``--samples FILE``) without generating."""
-    from r1cli.data.io import read_jsonl
+    from r1cli.data.io import read_jsonl_located
 
     path = Path(str(cfg.samples))
-    records = list(read_jsonl(path))
+    located = list(read_jsonl_located(path))
+    records = [_sample_record(r, f"{path}:{n}") for n, r in located]
     if not records:
         raise R1Error(f"{path}: no sample records")
     names = [b for b in cfg.benchmarks]
@@ -169,12 +170,6 @@ def regrade(cfg: EvalConfig) -> dict[str, Any]:
     if not name:
         raise R1Error(f"{path}: records do not say their benchmark; name it: r1 eval BENCH --samples {path}")
     bench = get_benchmark(str(name))
-    for i, r in enumerate(records):
-        if not isinstance(r.get("samples"), list) or "id" not in r:
-            raise R1Error(f"{path}:{i + 1}: not a sample record (needs 'id' and a 'samples' list)")
-        for s in r["samples"]:
-            if not isinstance(s, dict) or "text" not in s:
-                raise R1Error(f"{path}:{i + 1}: problem '{r['id']}': each sample needs a 'text'")
     if cfg.data.limit:
         records = records[: cfg.data.limit]
     n = cfg.generation.n or len(records[0]["samples"])
@@ -189,6 +184,31 @@ def regrade(cfg: EvalConfig) -> dict[str, Any]:
     params = dict(records[0].get("params") or {})
     params["n"] = n
     return finish(bench, records, n, Path(cfg.output_dir) / bench.name, model=model, params=params, cfg=cfg)
+
+
+def _sample_record(r: dict, where: str) -> dict:
+    """One record of a ``--samples`` file, checked: ``id`` (string or integer), ``samples`` (a list of
+    objects with a string ``text``); ``answer``, when present, as :func:`r1cli.data.fields.as_answer`."""
+    from r1cli.data.fields import as_answer, as_id, as_text, missing, wrong_type
+
+    for key in ("id", "samples"):
+        if key not in r:
+            raise missing(where, key, r, " (a sample record from r1 sample or r1 eval)")
+    rid = as_id(r["id"], where, "id")
+    if rid is None:
+        raise R1Error(f"{where}: field 'id' is empty")
+    if not isinstance(r["samples"], list):
+        raise wrong_type(where, "samples", "a list of samples", r["samples"])
+    for j, smp in enumerate(r["samples"]):
+        if not isinstance(smp, dict):
+            raise wrong_type(where, f"samples[{j}]", "an object with a 'text'", smp)
+        if "text" not in smp:
+            raise missing(where, f"samples[{j}].text", smp)
+        as_text(smp["text"], where, f"samples[{j}].text")
+    out = {**r, "id": rid}
+    if "answer" in r:
+        out["answer"] = as_answer(r["answer"], where, "answer")
+    return out
 
 
 def _join_columns(bench: Benchmark, records: list[dict], cfg: EvalConfig, path: Path) -> list[dict]:

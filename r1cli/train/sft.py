@@ -114,21 +114,21 @@ def token_loss_sum(engine: Any, batch: Any, logits_mask: bool) -> Any:
 def load_data(cfg: Any, tokenizer: Any) -> tuple[list[Any], dict]:
     """Read and tokenize ``cfg.data`` (see :mod:`r1cli.data.chat`); report the max_length policy."""
     from r1cli.data.chat import tokenize_dataset
-    from r1cli.data.io import read_records
+    from r1cli.data.io import read_located
 
     d = cfg.data
     if not d.path:
         raise R1Error("data.path is required: a JSONL/JSON/Parquet/CSV of SFT records (e.g. sft.jsonl from "
                       "`r1 data make arith`) or a hub id; set it with --data PATH")
-    records = read_records(d.path, split=d.split)
+    records, where = read_located(d.path, split=d.split)
     if d.limit:
-        records = records[:d.limit]
+        records, where = records[:d.limit], where[:d.limit]
     if not records:
         raise R1Error(f"{d.path}: no records")
     examples, stats = tokenize_dataset(records, tokenizer, max_length=d.max_length, truncation=d.truncation,
                                        messages_field=d.messages_field, prompt_field=d.prompt_field,
                                        completion_field=d.completion_field, system_prompt=d.system_prompt,
-                                       source=str(d.path))
+                                       source=str(d.path), locations=where)
     if not examples:
         raise R1Error(f"{d.path}: no example left to train on ({stats.as_dict()}); raise data.max_length or "
                       "use data.truncation=truncate")
