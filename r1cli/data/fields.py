@@ -53,7 +53,8 @@ def wrong_type(where: str, field: str, expected: str, value: Any, hint: str = ""
 def missing(where: str, field: str, record: dict, hint: str = "") -> R1Error:
     """``data.jsonl:3: no field 'problem' (did you mean 'problme'?); fields are: id, problme``."""
     names = [str(k) for k in record]
-    return R1Error(f"{where}: no field '{field}'{did_you_mean(field, names)}; fields are: "
+    leaf = field.rsplit(".", 1)[-1]  # "messages[1].content" is matched as "content"
+    return R1Error(f"{where}: no field '{field}'{did_you_mean(leaf, names)}; fields are: "
                    f"{', '.join(names) or '(none)'}{hint}")
 
 

@@ -108,15 +108,16 @@ def benchmark_problems(bench: Benchmark, cfg: EvalConfig) -> list[dict]:
 
 
 def generate_benchmark(bench: Benchmark, cfg: EvalConfig, backend: Any, out_dir: Path,
-                       shard: tuple[int, int] | None = None) -> dict[str, Any]:
+                       shard: tuple[int, int] | None = None, problems: list[dict] | None = None) -> dict[str, Any]:
     """Sample (resuming ``samples.jsonl``), then grade and write the benchmark's outputs.
 
     With ``shard=(i, k)`` only problems ``i::k`` are sampled, into ``samples.shardI-of-K.jsonl``, and
     nothing is graded (:func:`merge_eval_shards` joins and grades); returns the sampling summary.
+    ``problems``: the benchmark's problems when already read (default: :func:`benchmark_problems`).
     """
     from r1cli.generation.sampler import sample_to_file, shard_path
 
-    problems = benchmark_problems(bench, cfg)
+    problems = benchmark_problems(bench, cfg) if problems is None else problems
     params = sampling_params(bench, cfg)
     model = str(cfg.model.path)
     path = out_dir / "samples.jsonl"
@@ -265,6 +266,8 @@ def run_eval(cfg: EvalConfig, shard: tuple[int, int] | None = None) -> list[dict
     if cfg.samples:
         return [regrade(cfg)]
     out_root = Path(cfg.output_dir)
+    # every benchmark's problems first: a bad data file fails before a model is loaded
+    problems = {n: benchmark_problems(get_benchmark(n), cfg) for n in names if not n.startswith(LM_EVAL_PREFIX)}
     results, backend = [], None
     try:
         for name in names:
@@ -276,7 +279,7 @@ def run_eval(cfg: EvalConfig, shard: tuple[int, int] | None = None) -> list[dict
             bench = get_benchmark(name)
             if backend is None:
                 backend = make_backend(cfg)
-            results.append(generate_benchmark(bench, cfg, backend, out_root / bench.name, shard))
+            results.append(generate_benchmark(bench, cfg, backend, out_root / bench.name, shard, problems[name]))
     finally:
         if backend is not None:
             backend.close()
