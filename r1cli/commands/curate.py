@@ -24,7 +24,7 @@ def curate(
     data: Annotated[list[str] | None, typer.Option("--data", "-d", help="Input file or hub id (repeatable).")] = None,
     weight: Annotated[list[float] | None, typer.Option(help="Share of each --data kept, in order (repeatable).")] = None,
     steps: Annotated[str | None, typer.Option(help="Comma list, run in order: normalize,dedup,decontam,verify,difficulty,length.")] = None,
-    benchmarks: Annotated[str | None, typer.Option(help="decontam: benchmark names or files, comma separated.")] = None,
+    benchmarks: Annotated[str | None, typer.Option(help="decontam: benchmark names (found as r1 eval finds them) or files, comma separated.")] = None,
     problem_field: Annotated[str | None, typer.Option(help="Problem field of every --data.")] = None,
     answer_field: Annotated[str | None, typer.Option(help="Answer field of every --data.")] = None,
     tokenizer: Annotated[str | None, typer.Option(help="Tokenizer for the length step and histograms.")] = None,

@@ -89,12 +89,21 @@ def load_yaml_file(path: str | os.PathLike, what: str = "config file") -> dict:
     p = Path(path)
     if not p.is_file():
         raise R1Error(f"{what} {p}: file not found")
+    from r1cli.data.encoding import decode_utf8
+
+    text = decode_utf8(p, p.read_bytes())
     try:
-        data = yaml_load(p.read_text(encoding="utf-8"))
+        data = yaml_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        loc = f":{mark.line + 1}" if mark is not None else ""
-        raise R1Error(f"{p}{loc}: not valid YAML ({getattr(e, 'problem', e)})") from None
+        if mark is not None:
+            loc = f":{mark.line + 1}"
+        elif isinstance(getattr(e, "position", None), int):  # yaml.reader.ReaderError: a bad character
+            loc = f":{text.count(chr(10), 0, e.position) + 1}"
+        else:
+            loc = ""
+        what = (getattr(e, "problem", None) or getattr(e, "reason", None) or str(e)).splitlines()[0]
+        raise R1Error(f"{p}{loc}: not valid YAML ({what})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -5,7 +5,7 @@ Entry point: :func:`run_curate` (``r1cli.curate.pipeline``). Each step is also a
 ``reason``.
 """
 
-from r1cli.curate.decontam import decontam_rows, resolve_benchmark_file
+from r1cli.curate.decontam import decontam_rows
 from r1cli.curate.dedup import dedup_rows
 from r1cli.curate.difficulty import difficulty_rows
 from r1cli.curate.length import length_rows
@@ -16,6 +16,6 @@ from r1cli.curate.verify import verify_rows
 
 __all__ = [
     "STEPS", "InputSpec", "StepSpec", "decontam_rows", "dedup_rows", "difficulty_rows", "length_rows",
-    "load_input", "mix", "normalize_rows", "parse_steps", "resolve_benchmark_file", "run_curate",
+    "load_input", "mix", "normalize_rows", "parse_steps", "run_curate",
     "verify_rows",
 ]

@@ -12,8 +12,12 @@ Each removed row gets ``reason`` (``"contaminated: math500/math500-17 (8-gram ov
 ``contamination`` column ``{"benchmark", "id", "match", "ngram"?}`` naming the first benchmark row
 hit (benchmarks in the order given, rows in file order).
 
-Benchmarks are names (``math500`` -> ``$R1_BENCHMARK_DIR/math500.jsonl``, default directory
-``<repo>/../shared/data/benchmarks``) or file paths.
+Benchmarks are file paths (named by their stem) or names, resolved by the eval registry exactly as
+``r1 eval`` reads them (:func:`r1cli.eval.registry.resolve_benchmark`): ``math500`` is
+``$R1_BENCHMARK_DIR/math500.jsonl`` when that file exists, else the hub dataset
+``HuggingFaceH4/MATH-500`` (through the ``datasets`` cache; offline, the cache only). A name the
+registry does not know is a file ``$R1_BENCHMARK_DIR/<name>.jsonl`` of your own. When neither place
+has it, the error names both.
 """
 
 from __future__ import annotations
@@ -23,40 +27,16 @@ from pathlib import Path
 
 from r1cli.curate.rows import Row, StepResult, mark_removed, text_of
 from r1cli.curate.text import match_key, words
-from r1cli.errors import R1Error, did_you_mean
+from r1cli.errors import R1Error
 
 BENCHMARK_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
+FILE_HINT = "give the file's path in --benchmarks"
 
 
-def default_benchmark_dir() -> Path:
-    """``$R1_BENCHMARK_DIR``, else ``<repo root>/../shared/data/benchmarks`` (repo root found from here)."""
-    env = os.environ.get("R1_BENCHMARK_DIR")
-    if env:
-        return Path(env).expanduser()
-    repo_root = Path(__file__).resolve().parents[2]  # r1cli/curate/decontam.py -> repo
-    return repo_root.parent / "shared" / "data" / "benchmarks"
-
-
-def resolve_benchmark_file(name: str) -> Path:
-    """A benchmark name (``math500``) or a file path -> the file to read.
-
-    Raises R1Error naming the benchmark and listing the names found in the benchmark directory.
-    """
-    p = Path(name).expanduser()
-    if p.is_file():
-        return p
-    if p.suffix.lower() in BENCHMARK_SUFFIXES or os.sep in name:
-        raise R1Error(f"decontam: benchmark file {p} not found")
-    bdir = default_benchmark_dir()
-    candidate = bdir / f"{name}.jsonl"
-    if candidate.is_file():
-        return candidate
-    found = sorted(f.stem for f in bdir.glob("*.jsonl")) if bdir.is_dir() else []
-    where = f"{bdir} (set R1_BENCHMARK_DIR to change)" if bdir.is_dir() else \
-        f"{bdir}, which does not exist (set R1_BENCHMARK_DIR or give a file path)"
-    have = f"; available: {', '.join(found)}" if found else ""
-    raise R1Error(f"decontam: unknown benchmark '{name}'{did_you_mean(name, found)}: no {name}.jsonl in "
-                  f"{where}{have}")
+def is_benchmark_path(name: str) -> bool:
+    """Whether ``name`` is meant as a file (it exists, has a data suffix, or a directory part)."""
+    return Path(name).expanduser().is_file() or Path(name).suffix.lower() in BENCHMARK_SUFFIXES or (
+        os.sep in name or "/" in name)
 
 
 class BenchmarkIndex:
@@ -98,11 +78,16 @@ class BenchmarkIndex:
 
 
 def load_benchmark(name: str) -> tuple[str, list[Row]]:
-    """(benchmark name, rows) for a name or a path; the name of a path is its file stem."""
+    """(benchmark name, rows) for a path (named by its stem) or a name (see the module docstring)."""
     from r1cli.data.io import load_problems
+    from r1cli.eval.registry import resolve_benchmark
 
-    path = resolve_benchmark_file(name)
-    return (path.stem if Path(name).suffix or os.sep in name else name), load_problems(path, answer_field=None)
+    if is_benchmark_path(name):
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise R1Error(f"decontam: benchmark file {path} not found")
+        return path.stem, load_problems(path, answer_field=None)
+    return resolve_benchmark(name, file_hint=FILE_HINT)
 
 
 def decontam_rows(rows: list[Row], *, benchmarks: tuple[str, ...] | list[str] = ("math500",),

@@ -21,6 +21,14 @@ def run_curate_from_config(cfg: CurateConfig) -> dict:
 
     if not cfg.inputs:
         raise R1Error("r1 curate needs at least one input: --data FILE (repeatable) or inputs: in a config")
+    if "decontam" in cfg.steps:  # an unreachable benchmark fails now, not after the steps before decontam
+        import inspect
+
+        from r1cli.curate.decontam import decontam_rows, load_benchmark
+
+        default = inspect.signature(decontam_rows).parameters["benchmarks"].default
+        for name in cfg.params.get("decontam", {}).get("benchmarks", default):
+            load_benchmark(name)
     inputs = [InputSpec(**i.model_dump()) for i in cfg.inputs]
     steps = [StepSpec(name, difficulty_params(cfg) if name == "difficulty" else dict(cfg.params.get(name, {})))
              for name in cfg.steps]

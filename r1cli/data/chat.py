@@ -16,6 +16,12 @@ assistant turn is trained on.
 A tokenizer without a chat template gets ChatML (:data:`CHATML_TEMPLATE`); :func:`ensure_chat_template`
 adds ``<|im_start|>``/``<|im_end|>`` as special tokens when missing (the caller resizes the
 embeddings) and makes ``<|im_end|>`` the eos token so template, tokenizer and generation agree.
+
+Types (:func:`record_messages`): ``messages`` is a list of ``{"role", "content"}`` objects;
+``prompt`` and ``completion`` are each a string or such a list; every ``role`` is one of
+:data:`ROLES` and every ``content`` a string. A null content (a tool-call turn in OpenAI's format)
+and a list of content parts are errors, not an empty turn. Each error names the record's location
+(``sft.jsonl:3``), the field path (``messages[1].content``), the expected and the found type.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from r1cli.errors import R1Error
+from r1cli.data.fields import as_text, missing, wrong_type
+from r1cli.errors import R1Error, did_you_mean
 
 CHATML_TEMPLATE = (
     "{%- for message in messages -%}"
@@ -65,34 +72,57 @@ def ensure_chat_template(tokenizer: Any) -> bool:
     return bool(missing)
 
 
+def _turns(value: Any, field: str, role: str, where: str) -> list[tuple[str, Any]]:
+    """``(field path, message)`` pairs of a prompt or completion: a string is one ``role`` turn."""
+    if isinstance(value, str):
+        return [(field, {"role": role, "content": value})]
+    if isinstance(value, list):
+        return [(f"{field}[{j}]", m) for j, m in enumerate(value)]
+    raise wrong_type(where, field, "a string or a list of messages", value)
+
+
+def _message(m: Any, field: str, where: str) -> dict:
+    """One ``{"role", "content"}`` message, checked (module docstring: types)."""
+    if not isinstance(m, dict):
+        raise wrong_type(where, field, "a message object {\"role\", \"content\"}", m)
+    for key in ("role", "content"):
+        if key not in m:
+            raise missing(where, f"{field}.{key}", m)
+    role = as_text(m["role"], where, f"{field}.role")
+    if role not in ROLES:
+        raise R1Error(f"{where}: field '{field}.role': role '{role}'{did_you_mean(role, ROLES)} is not one of: "
+                      f"{', '.join(ROLES)}")
+    parts = " (a list of content parts is not supported: join their text into one string)"
+    content = as_text(m["content"], where, f"{field}.content", hint=parts if isinstance(m["content"], list) else "")
+    return {"role": role, "content": content}
+
+
 def record_messages(record: dict, *, messages_field: str = "messages", prompt_field: str = "prompt",
                     completion_field: str = "completion", system_prompt: str | None = None,
                     where: str = "record") -> list[dict]:
     """The conversation of an SFT record as a list of ``{"role", "content"}``.
 
     ``prompt``/``completion`` may be strings or lists of messages (TRL's conversational format).
-    ``system_prompt`` is prepended when the conversation has no system turn.
+    ``system_prompt`` is prepended when the conversation has no system turn. Every ``role`` and
+    ``content`` must be a string (a null content, e.g. of a tool-call turn, is an error: training on
+    an empty turn would teach the model to say nothing); ``where`` (``sft.jsonl:3``) starts each error.
     """
     if messages_field in record and record[messages_field] is not None:
         msgs = record[messages_field]
         if not isinstance(msgs, list):
-            raise R1Error(f"{where}: field '{messages_field}' must be a list of messages")
+            raise wrong_type(where, messages_field, "a list of messages", msgs)
+        turns = [(f"{messages_field}[{j}]", m) for j, m in enumerate(msgs)]
     elif prompt_field in record and completion_field in record:
-        p, c = record[prompt_field], record[completion_field]
-        msgs = (p if isinstance(p, list) else [{"role": "user", "content": p}]) + (
-            c if isinstance(c, list) else [{"role": "assistant", "content": c}])
+        turns = (_turns(record[prompt_field], prompt_field, "user", where)
+                 + _turns(record[completion_field], completion_field, "assistant", where))
     else:
-        keys = ", ".join(sorted(record)) or "(none)"
-        raise R1Error(f"{where}: needs '{messages_field}' or '{prompt_field}' + '{completion_field}'; "
-                      f"fields present: {keys} (map them with --messages-field / --prompt-field / "
-                      "--completion-field)")
-    out = []
-    for j, m in enumerate(msgs):
-        if not isinstance(m, dict) or "role" not in m or "content" not in m:
-            raise R1Error(f"{where}: message {j} must be an object with 'role' and 'content'")
-        if m["role"] not in ROLES:
-            raise R1Error(f"{where}: message {j} has role '{m['role']}'; one of: {', '.join(ROLES)}")
-        out.append({"role": m["role"], "content": "" if m["content"] is None else str(m["content"])})
+        keys = [str(k) for k in record]
+        hint = next((h for h in (did_you_mean(f, [k for k in keys if k != f])
+                                 for f in (messages_field, prompt_field, completion_field) if f not in record) if h), "")
+        raise R1Error(f"{where}: needs '{messages_field}' or '{prompt_field}' + '{completion_field}'{hint}; "
+                      f"fields present: {', '.join(sorted(keys)) or '(none)'} (map them with --messages-field / "
+                      "--prompt-field / --completion-field)")
+    out = [_message(m, field, where) for field, m in turns]
     if not any(m["role"] == "assistant" for m in out):
         raise R1Error(f"{where}: no assistant message to train on")
     if system_prompt and out[0]["role"] != "system":
@@ -208,11 +238,14 @@ class TokenizeStats:
 def tokenize_dataset(records: list[dict], tokenizer: Any, *, max_length: int, truncation: str = "truncate",
                      messages_field: str = "messages", prompt_field: str = "prompt",
                      completion_field: str = "completion", system_prompt: str | None = None,
-                     source: str = "data") -> tuple[list[Tokenized], TokenizeStats]:
+                     source: str = "data", locations: list[str] | None = None,
+                     ) -> tuple[list[Tokenized], TokenizeStats]:
     """Tokenize every record and apply the ``max_length`` policy.
 
     ``truncation="truncate"`` keeps the first ``max_length`` tokens; ``"drop"`` leaves the example
     out. Examples with no assistant token left (e.g. truncated inside the prompt) are left out too.
+    ``locations`` (``sft.jsonl:3``, one per record, from :func:`r1cli.data.io.read_located`) start
+    the error of a bad record; without them it is "``source`` record N".
     """
     if truncation not in ("truncate", "drop"):
         raise R1Error(f"data.truncation must be 'truncate' or 'drop', got '{truncation}'")
@@ -225,7 +258,7 @@ def tokenize_dataset(records: list[dict], tokenizer: Any, *, max_length: int, tr
         for i in range(lo, min(lo + chunk, len(records))):
             msgs = record_messages(records[i], messages_field=messages_field, prompt_field=prompt_field,
                                    completion_field=completion_field, system_prompt=system_prompt,
-                                   where=f"{source} record {i + 1}")
+                                   where=locations[i] if locations else f"{source} record {i + 1}")
             per_record.append(_segments(*assistant_spans(tokenizer, msgs), eot))
         flat = encode_pieces(tokenizer, [p for pieces in per_record for p, _ in pieces])
         k = 0

@@ -53,6 +53,10 @@ def normalize_record(row: dict[str, Any], *, seed: int = 0, where: str = "gpqa")
     question = row.get("problem") or row.get("question") or row.get("Question")
     if not question:
         raise R1Error(f"{where}: record '{rid}' has no question (expected 'problem', 'question' or 'Question')")
+    if not isinstance(question, str):
+        from r1cli.data.fields import wrong_type
+
+        raise wrong_type(where, next(k for k in ("problem", "question", "Question") if row.get(k)), "a string", question)
     if "choices" in row and row["choices"]:
         choices = [_clean(c) for c in row["choices"]]
         gold = row.get("answer")

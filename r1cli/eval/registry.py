@@ -11,6 +11,13 @@ Protocol sources (../shared/reference/eval-and-curation.md §2, RECIPES.md Part 
   reference). AMC23 is not in those tables: we use 16, the sample count of DeepScaleR's evaluation
   ("mean of 16 samples", eval-and-curation.md §2), which reports AMC.
 
+Data (:func:`locate_data`): ``--data FILE``; else ``$R1_BENCHMARK_DIR/<name>.jsonl``; else, for a
+tiny-world task, its held-out split; else the hub id below, read with ``datasets`` (its cache serves
+it offline; with HF_HUB_OFFLINE/HF_DATASETS_OFFLINE=1 and nothing cached it fails at once). When no
+place has it, one line names ``$R1_BENCHMARK_DIR`` and the hub id. ``r1 curate``'s decontam step
+resolves names the same way (:func:`resolve_benchmark`). Small fixtures of every file benchmark
+live in ``tests/fixtures/benchmarks`` (the tests point R1_BENCHMARK_DIR there).
+
 Built-in tiny-world tasks (``countdown``, ``arith``) are graded by the task's own checker and evaluated
 on a fixed held-out split: problems ``[10000, 10200)`` of ``task.generate(seed=0)``. Generation is
 prefix-stable and duplicate-free, so this split never overlaps the training problems of
@@ -135,10 +142,6 @@ def _gsm8k_answer(value: Any) -> Any:
     return value
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
-
-
 def _fields(bench: Benchmark, first: dict[str, Any] | None, overrides: dict[str, str | None]) -> dict[str, str]:
     """Field names for a source: explicit overrides, else canonical names when present, else the hub's."""
     canonical = {"problem_field": "problem", "answer_field": "answer", "id_field": "id"}
@@ -161,25 +164,51 @@ def _task_split(bench: Benchmark, limit: int | None) -> list[dict[str, Any]]:
     return copy.deepcopy(list(records[:limit] if limit else records))
 
 
+def benchmark_dir() -> Path | None:
+    """``$R1_BENCHMARK_DIR`` (the folder of ``<name>.jsonl`` benchmark files), or None when unset."""
+    env = os.environ.get("R1_BENCHMARK_DIR")
+    return Path(env).expanduser() if env else None
+
+
 def locate_data(bench: Benchmark, data: str | os.PathLike | None = None) -> tuple[str, str]:
     """Where ``bench`` will be read from: ``("file", path)``, ``("task", name)`` or ``("hub", id)``.
 
     Order: ``data``; else ``$R1_BENCHMARK_DIR/<name>.jsonl``; else the built-in task split; else the hub
-    (an R1Error when the hub is offline).
+    id (read through the ``datasets`` cache; with HF_HUB_OFFLINE/HF_DATASETS_OFFLINE=1 only the cache,
+    which fails at once when the dataset is not there: see :func:`load_benchmark`).
     """
     if data:
         return "file", str(data)
-    env = os.environ.get("R1_BENCHMARK_DIR")
-    if env and (Path(env) / f"{bench.name}.jsonl").is_file():
-        return "file", str(Path(env) / f"{bench.name}.jsonl")
+    bdir = benchmark_dir()
+    if bdir is not None and (bdir / f"{bench.name}.jsonl").is_file():
+        return "file", str(bdir / f"{bench.name}.jsonl")
     if bench.kind == "task":
         return "task", bench.name
-    if bench.hub_id is None or _offline():
-        looked = f"$R1_BENCHMARK_DIR/{bench.name}.jsonl ({env or 'R1_BENCHMARK_DIR unset'})"
-        raise R1Error(f"benchmark '{bench.name}': no --data FILE, no {looked}, and the hub is offline "
-                      f"(HF_HUB_OFFLINE/HF_DATASETS_OFFLINE=1): pass --data FILE or set R1_BENCHMARK_DIR "
-                      f"to a folder with {bench.name}.jsonl")
+    if bench.hub_id is None:
+        raise _unreachable(bench, "it has no hub id", "pass the file with --data FILE")
     return "hub", bench.hub_id
+
+
+def _unreachable(bench: Benchmark, why: str, file_hint: str) -> R1Error:
+    """One line naming both places a benchmark is looked for: $R1_BENCHMARK_DIR and the hub id."""
+    bdir = benchmark_dir()
+    looked = (f"no {bench.name}.jsonl in $R1_BENCHMARK_DIR ({bdir})" if bdir is not None
+              else "R1_BENCHMARK_DIR is not set")
+    hub = f"hub dataset '{bench.hub_id}' could not be loaded: {why}" if bench.hub_id else f"no hub dataset: {why}"
+    return R1Error(f"benchmark '{bench.name}': {looked}, and {hub}; set R1_BENCHMARK_DIR to a folder with "
+                   f"{bench.name}.jsonl, or {file_hint}")
+
+
+def _read_source(bench: Benchmark, kind: str, source: str, split: str, file_hint: str) -> tuple[list, list]:
+    """Rows and locations of a located source; a hub that cannot be reached is :func:`_unreachable`."""
+    from r1cli.data.io import HubUnavailable, read_located
+
+    try:
+        return read_located(source, split=split)
+    except HubUnavailable as e:
+        if kind != "hub":
+            raise
+        raise _unreachable(bench, e.reason, file_hint) from None
 
 
 def load_benchmark(
@@ -192,31 +221,35 @@ def load_benchmark(
     answer_field: str | None = None,
     id_field: str | None = None,
     seed: int = 0,
+    file_hint: str = "pass the file with --data FILE",
+    hints: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The prepared problem records of a benchmark, in file order (first ``limit`` only).
 
     Math: ``{"id", "problem", "answer", ...}``; multiple choice: plus ``"choices"`` and ``"answer"`` as
     the gold letter (shuffled with ``seed``); tasks: the task's records (``numbers``, ``target``, ...).
+    ``file_hint`` says how the caller's user passes a file instead (ends the error when none is found);
+    ``hints`` how to map a missing field (default: ``r1 eval``'s ``--set data.problem_field=NAME``).
     """
-    from r1cli.data.io import load_problems, read_records
+    from r1cli.data.io import SET_FIELD_HINTS, problems_from_rows
 
     bench = get_benchmark(bench) if isinstance(bench, str) else bench
     kind, source = locate_data(bench, data)
     if kind == "task":
         return _task_split(bench, limit)
+    split = split or bench.split
+    rows, where = _read_source(bench, kind, source, split, file_hint)
     overrides = {"problem_field": problem_field, "answer_field": answer_field, "id_field": id_field}
     if bench.kind == "choice":
         from r1cli.eval.gpqa import normalize_record
 
-        rows = read_records(source, split=split or bench.split)
-        rows = rows[:limit] if limit else rows
-        where = source if kind == "file" else f"hub dataset {source}"
-        records = [normalize_record(_rename(r, overrides), seed=seed, where=where) for r in rows]
+        rows, where = (rows[:limit], where[:limit]) if limit else (rows, where)
+        records = [normalize_record(_rename(r, overrides), seed=seed, where=at) for r, at in zip(rows, where, strict=True)]
         _check_unique(records, where)
         return records
-    first = next(iter(read_records(source)), None) if kind == "file" else None
-    fields = _fields(bench, first, overrides)
-    records = load_problems(source, split=split or bench.split, limit=limit, require_answer=True, **fields)
+    fields = _fields(bench, rows[0] if rows and kind == "file" else None, overrides)
+    hints = SET_FIELD_HINTS if hints is None else hints
+    records = problems_from_rows(rows, where, source=source, limit=limit, require_answer=True, hints=hints, **fields)
     if bench.name == "gsm8k":
         records = [{**r, "answer": _gsm8k_answer(r.get("answer"))} for r in records]
     return records
@@ -234,18 +267,34 @@ def _rename(row: dict[str, Any], overrides: dict[str, str | None]) -> dict[str, 
     return out
 
 
-def _check_unique(records: list[dict[str, Any]], where: str) -> None:
-    seen: set[str] = set()
-    for i, r in enumerate(records):
-        if r["id"] in seen:
-            raise R1Error(f"{where}: record {i + 1}: duplicate id '{r['id']}' (ids must be unique)")
-        seen.add(r["id"])
+def _check_unique(records: list[dict[str, Any]], where: list[str]) -> None:
+    first_at: dict[str, str] = {}
+    for r, at in zip(records, where, strict=True):
+        if r["id"] in first_at:
+            raise R1Error(f"{at}: duplicate id '{r['id']}' (first at {first_at[r['id']]}); ids must be unique")
+        first_at[r["id"]] = at
 
 
-def resolve_benchmark(name: str, *, data: str | os.PathLike | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    """Problem records of benchmark ``name`` (same sources and order as ``r1 eval``).
+def resolve_benchmark(name: str, *, limit: int | None = None,
+                      file_hint: str = "pass the file with --data FILE") -> tuple[str, list[dict[str, Any]]]:
+    """``(name, problem records)`` of a benchmark named for decontamination (``r1 curate``).
 
-    For decontamination (``r1 curate``): every record has ``"id"`` and ``"problem"`` (the question
-    text; multiple-choice options are in ``"choices"``) and ``"answer"``.
+    A registry name or alias (``math500``, ``MATH-500``) resolves exactly as ``r1 eval`` reads it
+    (``$R1_BENCHMARK_DIR/<name>.jsonl``, else the hub through the ``datasets`` cache) and returns its
+    canonical name; any other name is a problem file ``$R1_BENCHMARK_DIR/<name>.jsonl`` of your own.
+    Every record has ``"id"`` and ``"problem"`` (the question text; multiple-choice options are in
+    ``"choices"``).
     """
-    return load_benchmark(name, data=data, limit=limit)
+    from r1cli.data.io import load_problems
+
+    key = _ALIASES.get(str(name).strip().lower(), str(name).strip().lower())
+    if key in BENCHMARKS:
+        return key, load_benchmark(key, limit=limit, file_hint=file_hint, hints={"problem": "", "answer": "", "id": ""})
+    bdir = benchmark_dir()
+    if bdir is not None and (bdir / f"{name}.jsonl").is_file():
+        return name, load_problems(bdir / f"{name}.jsonl", answer_field=None, limit=limit)
+    own = sorted(f.stem for f in bdir.glob("*.jsonl")) if bdir is not None and bdir.is_dir() else []
+    found = f"; files in $R1_BENCHMARK_DIR ({bdir}): {', '.join(own)}" if own else (
+        f"; $R1_BENCHMARK_DIR ({bdir}) has no {name}.jsonl" if bdir is not None else "")
+    raise R1Error(f"unknown benchmark '{name}'{did_you_mean(key, [*BENCHMARKS, *_ALIASES, *own])}; "
+                  f"{one_of(BENCHMARKS)}{found}, or {file_hint}")

@@ -106,6 +106,8 @@ def plot_pass_at_k(results: dict[str, Any], path: str | os.PathLike) -> Path:
 
 def find_results(path: str | os.PathLike) -> list[dict[str, Any]]:
     """Every results.json under ``path`` (a results.json file, a benchmark dir or an eval output dir)."""
+    from r1cli.data.io import read_json_file
+
     p = Path(path)
     if p.is_file():
         files = [p]
@@ -117,10 +119,7 @@ def find_results(path: str | os.PathLike) -> list[dict[str, Any]]:
         raise R1Error(f"eval compare: no results.json under {p}; pass the --output-dir of an 'r1 eval' run")
     out = []
     for f in files:
-        try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise R1Error(f"{f}:{e.lineno}: not valid JSON ({e.msg})") from None
+        data = read_json_file(f)
         if not isinstance(data, dict) or "metrics" not in data or "benchmark" not in data:
             raise R1Error(f"{f}: not an r1 eval results.json (needs 'benchmark' and 'metrics')")
         out.append(data)

@@ -108,15 +108,16 @@ def benchmark_problems(bench: Benchmark, cfg: EvalConfig) -> list[dict]:
 
 
 def generate_benchmark(bench: Benchmark, cfg: EvalConfig, backend: Any, out_dir: Path,
-                       shard: tuple[int, int] | None = None) -> dict[str, Any]:
+                       shard: tuple[int, int] | None = None, problems: list[dict] | None = None) -> dict[str, Any]:
     """Sample (resuming ``samples.jsonl``), then grade and write the benchmark's outputs.
 
     With ``shard=(i, k)`` only problems ``i::k`` are sampled, into ``samples.shardI-of-K.jsonl``, and
     nothing is graded (:func:`merge_eval_shards` joins and grades); returns the sampling summary.
+    ``problems``: the benchmark's problems when already read (default: :func:`benchmark_problems`).
     """
     from r1cli.generation.sampler import sample_to_file, shard_path
 
-    problems = benchmark_problems(bench, cfg)
+    problems = benchmark_problems(bench, cfg) if problems is None else problems
     params = sampling_params(bench, cfg)
     model = str(cfg.model.path)
     path = out_dir / "samples.jsonl"
@@ -156,10 +157,11 @@ def _read_existing(path: Path) -> list[dict]:
 
 def regrade(cfg: EvalConfig) -> dict[str, Any]:
     """Grade an existing samples file (``--samples FILE``) without generating."""
-    from r1cli.data.io import read_jsonl
+    from r1cli.data.io import read_jsonl_located
 
     path = Path(str(cfg.samples))
-    records = list(read_jsonl(path))
+    located = list(read_jsonl_located(path))
+    records = [_sample_record(r, f"{path}:{n}") for n, r in located]
     if not records:
         raise R1Error(f"{path}: no sample records")
     names = [b for b in cfg.benchmarks]
@@ -169,12 +171,6 @@ def regrade(cfg: EvalConfig) -> dict[str, Any]:
     if not name:
         raise R1Error(f"{path}: records do not say their benchmark; name it: r1 eval BENCH --samples {path}")
     bench = get_benchmark(str(name))
-    for i, r in enumerate(records):
-        if not isinstance(r.get("samples"), list) or "id" not in r:
-            raise R1Error(f"{path}:{i + 1}: not a sample record (needs 'id' and a 'samples' list)")
-        for s in r["samples"]:
-            if not isinstance(s, dict) or "text" not in s:
-                raise R1Error(f"{path}:{i + 1}: problem '{r['id']}': each sample needs a 'text'")
     if cfg.data.limit:
         records = records[: cfg.data.limit]
     n = cfg.generation.n or len(records[0]["samples"])
@@ -189,6 +185,31 @@ def regrade(cfg: EvalConfig) -> dict[str, Any]:
     params = dict(records[0].get("params") or {})
     params["n"] = n
     return finish(bench, records, n, Path(cfg.output_dir) / bench.name, model=model, params=params, cfg=cfg)
+
+
+def _sample_record(r: dict, where: str) -> dict:
+    """One record of a ``--samples`` file, checked: ``id`` (string or integer), ``samples`` (a list of
+    objects with a string ``text``); ``answer``, when present, as :func:`r1cli.data.fields.as_answer`."""
+    from r1cli.data.fields import as_answer, as_id, as_text, missing, wrong_type
+
+    for key in ("id", "samples"):
+        if key not in r:
+            raise missing(where, key, r, " (a sample record from r1 sample or r1 eval)")
+    rid = as_id(r["id"], where, "id")
+    if rid is None:
+        raise R1Error(f"{where}: field 'id' is empty")
+    if not isinstance(r["samples"], list):
+        raise wrong_type(where, "samples", "a list of samples", r["samples"])
+    for j, smp in enumerate(r["samples"]):
+        if not isinstance(smp, dict):
+            raise wrong_type(where, f"samples[{j}]", "an object with a 'text'", smp)
+        if "text" not in smp:
+            raise missing(where, f"samples[{j}].text", smp)
+        as_text(smp["text"], where, f"samples[{j}].text")
+    out = {**r, "id": rid}
+    if "answer" in r:
+        out["answer"] = as_answer(r["answer"], where, "answer")
+    return out
 
 
 def _join_columns(bench: Benchmark, records: list[dict], cfg: EvalConfig, path: Path) -> list[dict]:
@@ -245,6 +266,8 @@ def run_eval(cfg: EvalConfig, shard: tuple[int, int] | None = None) -> list[dict
     if cfg.samples:
         return [regrade(cfg)]
     out_root = Path(cfg.output_dir)
+    # every benchmark's problems first: a bad data file fails before a model is loaded
+    problems = {n: benchmark_problems(get_benchmark(n), cfg) for n in names if not n.startswith(LM_EVAL_PREFIX)}
     results, backend = [], None
     try:
         for name in names:
@@ -256,7 +279,7 @@ def run_eval(cfg: EvalConfig, shard: tuple[int, int] | None = None) -> list[dict
             bench = get_benchmark(name)
             if backend is None:
                 backend = make_backend(cfg)
-            results.append(generate_benchmark(bench, cfg, backend, out_root / bench.name, shard))
+            results.append(generate_benchmark(bench, cfg, backend, out_root / bench.name, shard, problems[name]))
     finally:
         if backend is not None:
             backend.close()

@@ -213,13 +213,21 @@ def merge_shards(paths: Sequence[str | os.PathLike], output: str | os.PathLike, 
         lines = data.split(b"\n")
         if lines and lines[-1].strip():
             partial += 1  # no trailing newline: a torn last line
+        offset = 0
         for lineno, line in enumerate(lines[:-1], start=1):
+            start, offset = offset, offset + len(line) + 1
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                raise R1Error(f"{p}:{lineno}: corrupt line (byte 0x{line[e.start]:02x} at byte offset "
+                              f"{start + e.start} of the file is not UTF-8); rerun that shard to repair it") from None
             except json.JSONDecodeError:
                 raise R1Error(f"{p}:{lineno}: corrupt line; rerun that shard to repair it") from None
+            if not isinstance(record, dict):
+                raise R1Error(f"{p}:{lineno}: corrupt line (a JSON {type(record).__name__}, not a sample record); "
+                              "rerun that shard to repair it")
             rid = str(record.get("id"))
             if rid in where:
                 raise R1Error(f"duplicate id '{rid}' in {where[rid]} and {p}:{lineno}; shards must be disjoint")

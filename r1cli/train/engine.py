@@ -12,7 +12,6 @@ undoes DeepSpeed's own division by the accumulation steps.
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +103,11 @@ def deepspeed_config(name: str, *, micro_batch: int, grad_accum: int, world_size
     path = PRESET_DS / f"{name}.json" if name in ("zero2", "zero3") else Path(name)
     if not path.is_file():
         raise R1Error(f"train.deepspeed '{name}': not a shipped config (zero2, zero3) or a JSON file")
-    try:
-        cfg = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise R1Error(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    from r1cli.data.io import read_json_file
+
+    cfg = read_json_file(path)
+    if not isinstance(cfg, dict):
+        raise R1Error(f"{path}: a DeepSpeed config is a JSON object, found {type(cfg).__name__}")
     fill = {"train_micro_batch_size_per_gpu": micro_batch, "gradient_accumulation_steps": grad_accum,
             "train_batch_size": micro_batch * grad_accum * world_size,
             "gradient_clipping": max_grad_norm or 0.0}

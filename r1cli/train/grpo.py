@@ -107,7 +107,7 @@ class GRPOTrainer:
         import torch
 
         from r1cli.console import err
-        from r1cli.data.io import load_problems
+        from r1cli.data.io import SET_FIELD_HINTS, load_problems
         from r1cli.train.distributed import init_distributed
         from r1cli.train.engine import build_engine
         from r1cli.train.grpo_update import micro_steps_per_update
@@ -132,13 +132,14 @@ class GRPOTrainer:
         self.out = Path(cfg.output_dir)
         self.scorer, self.reward_names, self.correctness = make_scorer(cfg.rewards)
         records = load_problems(d.path, split=d.split, problem_field=d.problem_field, answer_field=d.answer_field,
-                                id_field=d.id_field, limit=d.limit)
+                                id_field=d.id_field, limit=d.limit, hints=SET_FIELD_HINTS)
         order = curriculum_order(records, d.curriculum, d.curriculum_field) if d.curriculum != "none" else None
         self.sampler = PromptSampler(records, seed=t.seed, shuffle=d.shuffle, order=order)
         self.eval_records = []
         if cfg.eval.path:
             self.eval_records = load_problems(cfg.eval.path, split=cfg.eval.split, problem_field=d.problem_field,
-                                              answer_field=d.answer_field, id_field=d.id_field, limit=cfg.eval.limit)
+                                              answer_field=d.answer_field, id_field=d.id_field,
+                                              limit=cfg.eval.limit, hints=SET_FIELD_HINTS)
         model, self.tokenizer, _ = load_for_training(cfg.model, device=self.ctx.device,
                                                      gradient_checkpointing=t.gradient_checkpointing)
         if self.tokenizer.pad_token_id is None:

@@ -111,24 +111,37 @@ def token_loss_sum(engine: Any, batch: Any, logits_mask: bool) -> Any:
     return F.cross_entropy(logits.float(), batch.labels[keep], reduction="sum")
 
 
-def load_data(cfg: Any, tokenizer: Any) -> tuple[list[Any], dict]:
-    """Read and tokenize ``cfg.data`` (see :mod:`r1cli.data.chat`); report the max_length policy."""
-    from r1cli.data.chat import tokenize_dataset
-    from r1cli.data.io import read_records
+def read_data(cfg: Any) -> tuple[list[dict], list[str]]:
+    """``cfg.data``'s SFT records and their locations, each checked (fields, types) before a model loads."""
+    from r1cli.data.chat import record_messages
+    from r1cli.data.io import read_located
 
     d = cfg.data
     if not d.path:
         raise R1Error("data.path is required: a JSONL/JSON/Parquet/CSV of SFT records (e.g. sft.jsonl from "
                       "`r1 data make arith`) or a hub id; set it with --data PATH")
-    records = read_records(d.path, split=d.split)
+    records, where = read_located(d.path, split=d.split)
     if d.limit:
-        records = records[:d.limit]
+        records, where = records[:d.limit], where[:d.limit]
     if not records:
         raise R1Error(f"{d.path}: no records")
+    for record, at in zip(records, where, strict=True):
+        record_messages(record, messages_field=d.messages_field, prompt_field=d.prompt_field,
+                        completion_field=d.completion_field, where=at)
+    return records, where
+
+
+def load_data(cfg: Any, tokenizer: Any, read: tuple[list[dict], list[str]] | None = None) -> tuple[list[Any], dict]:
+    """Tokenize ``cfg.data`` (``read``: :func:`read_data`'s result, else read now; see
+    :mod:`r1cli.data.chat`); report the max_length policy."""
+    from r1cli.data.chat import tokenize_dataset
+
+    d = cfg.data
+    records, where = read or read_data(cfg)
     examples, stats = tokenize_dataset(records, tokenizer, max_length=d.max_length, truncation=d.truncation,
                                        messages_field=d.messages_field, prompt_field=d.prompt_field,
                                        completion_field=d.completion_field, system_prompt=d.system_prompt,
-                                       source=str(d.path))
+                                       source=str(d.path), locations=where)
     if not examples:
         raise R1Error(f"{d.path}: no example left to train on ({stats.as_dict()}); raise data.max_length or "
                       "use data.truncation=truncate")
@@ -203,12 +216,13 @@ def run_sft(cfg: Any, *, config_yaml: str | None = None) -> dict:
     random.seed(t.seed)
     torch.manual_seed(t.seed)
     bf16 = ctx.device.startswith("cuda") if t.bf16 is None else t.bf16
+    read = read_data(cfg)  # a bad record fails here, before the model loads
     model, tokenizer, attn = load_for_training(cfg.model, device=ctx.device,
                                                gradient_checkpointing=t.gradient_checkpointing)
     if ensure_chat_template(tokenizer):
         model.resize_token_embeddings(len(tokenizer))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    examples, data_stats = load_data(cfg, tokenizer)
+    examples, data_stats = load_data(cfg, tokenizer, read)
     plan = build_plan(examples, cfg, ctx.world_size)
     total = t.max_steps or max(1, math.ceil(t.num_epochs * plan.steps_per_epoch))
     warmup = warmup_steps_for(total, t.warmup_ratio)

@@ -23,7 +23,9 @@ def rows() -> list[dict]:
 
 
 def _r1(argv: list[str], cwd, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "r1cli", *argv], cwd=cwd, env=r1_env(), capture_output=True,
+    env = r1_env()
+    env.pop("R1_BENCHMARK_DIR", None)  # the table's benchmark rows describe a machine without one
+    return subprocess.run([sys.executable, "-m", "r1cli", *argv], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -40,9 +42,28 @@ def scratch(tmp_path_factory):
         done = _r1(argv, root)
         assert done.returncode == 0, done.stderr
     (root / "afile").write_text("not a directory\n")
+    bad = root / "bad"
+    bad.mkdir()
+    for name, content in BAD_FILES.items():
+        (bad / name).write_bytes(content)
     (root / "runs" / "busy").mkdir(parents=True)
     return root
 
+
+GOOD = b'{"id": "p0", "problem": "What is 1 + 1?", "answer": "2"}\n'
+BAD_FILES = {  # the bad files the table's rows name (bad/<name>)
+    "latin1.jsonl": GOOD + b'{"id": "p1", "problem": "Caf\xe9: 2 + 2?", "answer": "4"}\n',
+    "int-problem.jsonl": b'{"id": "p0", "problem": 123, "answer": "2"}\n',
+    "list-answer.jsonl": b'{"id": "p0", "problem": "What is 1 + 1?", "answer": ["2"]}\n',
+    "bool-answer.jsonl": b'{"id": "p0", "problem": "What is 1 + 1?", "answer": true}\n',
+    "misspelt.jsonl": b'{"id": "p0", "problme": "What is 1 + 1?", "answer": "2"}\n',
+    "sft-int-content.jsonl": b'{"id": "s0", "messages": [{"role": "user", "content": "1+1?"}, '
+                             b'{"role": "assistant", "content": 5}]}\n',
+    "sft-mesages.jsonl": b'{"id": "s0", "mesages": [{"role": "user", "content": "1+1?"}]}\n',
+    "samples-int-text.jsonl": b'{"id": "p0", "problem": "What is 1 + 1?", "answer": "2", '
+                              b'"samples": [{"text": 4, "finish_reason": "stop"}]}\n',
+    "latin1.yaml": b"train:\n  seed: 1\n# caf\xe9\n",
+}
 
 _HOLD = ("import sys, time\nfrom r1cli.data.rundir import claim_output_dir\n"
          "with claim_output_dir('runs/busy', {}, yaml_text='{}\\n', command='sample'):\n"
@@ -70,7 +91,8 @@ def test_row_holds(row, scratch):
     assert row["msg"] in " ".join(out.split()), out
     assert "Traceback" not in out
     if done.returncode == 2:
-        errors = [line for line in done.stderr.splitlines() if line.strip()]
-        assert len(errors) == 1 and errors[0].startswith("error: "), done.stderr
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("error: ")]
+        assert len(errors) == 1 and lines[-1] == errors[0], done.stderr  # progress lines may come before it
     after = {p: p.stat().st_mtime_ns for p in scratch.rglob("*") if p.is_file() and p.name != ".r1.lock"}
     assert after == {p: t for p, t in before.items() if p.name != ".r1.lock"}, "the command changed files"

@@ -1,8 +1,8 @@
 """End to end: run_curate over two mixed inputs with planted duplicates and MATH-500 problems.
 
-The MATH-500 rows are read from ../shared/data/benchmarks/math500.jsonl at test time (the lead's
-``benchmarks`` fixture; never copied into the repo). The run must remove exactly the planted rows,
-each by the right step and with the right attribution, and keep every clean row.
+The MATH-500 rows are the repo's fixture subset (``tests/fixtures/benchmarks/math500.jsonl``, 43
+rows; the ``benchmarks`` fixture). The run must remove exactly the planted rows, each by the right
+step and with the right attribution, and keep every clean row.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ def clean_problems(n: int, seed: int, prefix: str) -> list[dict]:
 def test_curate_removes_exactly_the_planted_rows(tmp_path, benchmarks, monkeypatch):
     monkeypatch.setenv("R1_BENCHMARK_DIR", str(benchmarks))
     math500 = [json.loads(line) for line in (benchmarks / "math500.jsonl").read_text().splitlines()]
-    long_ones = [r for r in math500 if len(words(r["problem"])) >= 30]
-    m_exact, m_embedded, m_variant = math500[17], long_ones[40], long_ones[90]
+    m_exact = math500[17]
+    long_ones = [r for r in math500 if len(words(r["problem"])) >= 30 and r is not m_exact]  # 20 of them
+    m_embedded, m_variant = long_ones[5], long_ones[15]
 
     a = clean_problems(30, seed=1, prefix="a")
     b = clean_problems(30, seed=2, prefix="b")

@@ -1,10 +1,12 @@
-"""decontam: planted benchmark rows are caught and attributed; benchmark names resolve."""
+"""decontam: planted benchmark rows are caught and attributed; benchmark names resolve through the
+eval registry ($R1_BENCHMARK_DIR, else the hub), paths by their stem."""
 
 import json
+import time
 
 import pytest
 
-from r1cli.curate.decontam import decontam_rows, resolve_benchmark_file
+from r1cli.curate.decontam import decontam_rows, load_benchmark
 from r1cli.errors import R1Error
 
 CLEAN = [
@@ -50,12 +52,61 @@ def test_smaller_n_catches_more(bench_dir):
 
 
 def test_resolve_benchmark_by_name_path_and_error(bench_dir, tmp_path):
-    assert resolve_benchmark_file("toy") == bench_dir / "toy.jsonl"
+    name, rows = load_benchmark("toy")  # not a registry name: a file of one's own in $R1_BENCHMARK_DIR
+    assert name == "toy" and [r["id"] for r in rows] == ["toy-0", "toy-1"]
     other = tmp_path / "mine.jsonl"
     other.write_text(json.dumps({"id": "m0", "problem": "compute 17 times 23."}) + "\n")
-    assert resolve_benchmark_file(str(other)) == other
-    with pytest.raises(R1Error, match=r"unknown benchmark 'tyo' \(did you mean 'toy'\?\).*available: toy"):
-        resolve_benchmark_file("tyo")
+    assert load_benchmark(str(other)) == ("mine", [{"id": "m0", "problem": "compute 17 times 23."}])
+    with pytest.raises(R1Error, match=r"unknown benchmark 'tyo' \(did you mean 'toy'\?\).*"
+                                      r"files in \$R1_BENCHMARK_DIR \(.*\): toy, or give the file's path"):
+        load_benchmark("tyo")
+    with pytest.raises(R1Error, match=r"decontam: benchmark file .*nope.jsonl not found"):
+        load_benchmark(str(tmp_path / "nope.jsonl"))
     # a file path names the benchmark by its stem
     _, removed = decontam_rows([{"id": "z", "problem": "Compute 17 times 23."}], benchmarks=[str(other)])
     assert removed[0]["reason"] == "contaminated: mine/m0 (exact normalised match)"
+
+
+def test_registry_names_resolve_through_r1_benchmark_dir(benchmarks, monkeypatch):
+    monkeypatch.setenv("R1_BENCHMARK_DIR", str(benchmarks))
+    name, rows = load_benchmark("MATH-500")  # an alias: the registry's canonical name comes back
+    first = json.loads((benchmarks / "math500.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert name == "math500" and len(rows) == 43 and rows[0]["problem"] == first["problem"]
+    _, removed = decontam_rows([{"id": "leak", "problem": first["problem"]}], benchmarks=["math500"])
+    assert removed[0]["reason"] == "contaminated: math500/math500-0 (exact normalised match)"
+
+
+def test_registry_name_falls_back_to_the_hub_dataset(monkeypatch, tmp_path):
+    # no math500.jsonl in $R1_BENCHMARK_DIR: the registry's hub id and split are asked for (datasets
+    # serves them from its cache, or the hub when online); here a stand-in answers for datasets
+    monkeypatch.setenv("R1_BENCHMARK_DIR", str(tmp_path))
+    asked = []
+
+    def fake_hub(dataset_id, split):
+        asked.append((dataset_id, split))
+        return [{"problem": "Compute 17 times 23.", "answer": "391", "unique_id": "test/x.json"}], ["hub row 1"]
+
+    monkeypatch.setattr("r1cli.data.io._read_hub", fake_hub)
+    name, rows = load_benchmark("math500")
+    assert asked == [("HuggingFaceH4/MATH-500", "test")]
+    assert name == "math500" and rows[0]["id"] == "test/x.json"  # the hub's id field (unique_id)
+
+
+@pytest.mark.parametrize("env", ["unset", "empty dir"])
+def test_unreachable_benchmark_is_one_line_naming_both_places_and_fails_fast(env, monkeypatch, tmp_path):
+    if env == "unset":
+        monkeypatch.delenv("R1_BENCHMARK_DIR", raising=False)
+        looked = "R1_BENCHMARK_DIR is not set"
+    else:
+        monkeypatch.setenv("R1_BENCHMARK_DIR", str(tmp_path))
+        looked = f"no math500.jsonl in $R1_BENCHMARK_DIR ({tmp_path})"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    t0 = time.monotonic()
+    with pytest.raises(R1Error) as e:
+        decontam_rows([{"id": "a", "problem": "x"}], benchmarks=["math500"])
+    assert time.monotonic() - t0 < 15  # a real hub attempt, but offline mode fails at once (not a 20-50 s hang)
+    assert str(e.value) == (
+        f"benchmark 'math500': {looked}, and hub dataset 'HuggingFaceH4/MATH-500' could not be loaded: offline "
+        "mode is on (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE=1) and it is not in the datasets cache; set "
+        "R1_BENCHMARK_DIR to a folder with math500.jsonl, or give the file's path in --benchmarks")

@@ -52,14 +52,20 @@ def test_local_benchmark_dir(benchmarks, monkeypatch):
     recs = load_benchmark("math500", limit=3)
     assert [r["id"] for r in recs] == ["math500-0", "math500-1", "math500-2"]
     assert recs[0]["answer"] == "\\left( 3, \\frac{\\pi}{2} \\right)"
-    assert len(resolve_benchmark("aime24")) == 30
+    name, recs = resolve_benchmark("AIME2024")  # an alias resolves to the registry name
+    assert name == "aime24" and [r["id"] for r in recs] == [f"aime24-{i}" for i in range(5)]  # the fixture's 5
 
 
 def test_offline_hub_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("R1_BENCHMARK_DIR", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(R1Error, match=r"aime24.*offline.*--data FILE"):
+    with pytest.raises(R1Error) as e:
         load_benchmark("aime24")
+    assert str(e.value) == (
+        f"benchmark 'aime24': no aime24.jsonl in $R1_BENCHMARK_DIR ({tmp_path}), and hub dataset "
+        "'HuggingFaceH4/aime_2024' could not be loaded: offline mode is on (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE=1) "
+        "and it is not in the datasets cache; set R1_BENCHMARK_DIR to a folder with aime24.jsonl, or pass the "
+        "file with --data FILE")
 
 
 def test_data_file_with_hub_field_names(tmp_path):
