@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -261,7 +262,13 @@ def setup_error(reasons: list[tuple[str, str]], explicit: bool) -> R1Error:
             f"those exist), or {OPT_OUT}"
         )
     why = "; ".join(f"{python}: {reason}" for python, reason in reasons)
-    hint = "pass python= an interpreter the sandbox uid can read" if explicit else "install python3 under /usr"
+    if any("r1-sandbox-" in reason for _, reason in reasons):
+        hint = (f"the sandbox uid cannot reach the scratch dirs under {tempfile.gettempdir()}: set TMPDIR to "
+                "a directory every user can traverse (e.g. /tmp)")
+    elif explicit:
+        hint = "pass python= an interpreter every user can read"
+    else:
+        hint = "install a system python3 (/usr/bin/python3) or pass python= one every user can read"
     return R1Error(f"code sandbox: no Python interpreter runs inside the filesystem wall ({why}); {hint}, or {OPT_OUT}")
 
 

@@ -1,0 +1,120 @@
+"""Per-run cost of the code sandbox: with the bubblewrap filesystem wall vs without it.
+
+The ``code`` reward runs one sandboxed process per (completion, test), so the wall's setup (user,
+mount, PID, network, IPC, UTS namespaces, ~10 bind mounts, a private /proc and /dev) is paid per
+completion. Measured, alternating the two modes so load drifts hit both alike:
+
+- ``run``: ``run_python`` of a stdin/stdout program (read two ints, print the sum) -> ms per run;
+- ``reward``: ``get_reward("code", workers=W)`` on a batch of completions x 2 tests -> runs per second.
+
+``fs_isolation=False`` is the sandbox as it was before the wall (same harness, rlimits, uid drop,
+network and PID namespaces). Run from the repo root (the machine load is recorded beside the numbers):
+
+    .venv/bin/python bench/sandbox.py            # writes bench/results/sandbox.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+PROGRAM = "a, b = map(int, input().split())\nprint(a + b)"
+TESTS = [{"input": "1 2\n", "output": "3\n"}, {"input": "5 7\n", "output": "12\n"}]
+
+
+def time_runs(n: int, walled: bool) -> list[float]:
+    from r1cli.rewards.sandbox import run_python
+
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        res = run_python(PROGRAM, stdin="1 2\n", fs_isolation=walled)
+        out.append(time.perf_counter() - t0)
+        assert res.returncode == 0 and res.stdout.strip() == "3", res.stderr
+    return out
+
+
+def time_reward(batch: int, workers: int, walled: bool) -> float:
+    from r1cli.rewards import get_reward
+
+    fn = get_reward("code", workers=workers, fs_isolation=walled)
+    completions = [f"```python\n{PROGRAM}\n```"] * batch
+    t0 = time.perf_counter()
+    scores = fn(completions, tests=[TESTS] * batch)
+    elapsed = time.perf_counter() - t0
+    assert scores == [1.0] * batch, scores
+    return batch * len(TESTS) / elapsed
+
+
+def summary(seconds: list[float]) -> dict:
+    ms = sorted(s * 1000 for s in seconds)
+    return {
+        "n": len(ms),
+        "median_ms": round(statistics.median(ms), 2),
+        "p10_ms": round(ms[len(ms) // 10], 2),
+        "p90_ms": round(ms[(len(ms) * 9) // 10], 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=200, help="single runs per mode (in rounds of 10)")
+    parser.add_argument("--batch", type=int, default=64, help="completions per reward call")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default=str(REPO / "bench" / "results" / "sandbox.json"))
+    args = parser.parse_args()
+
+    from r1cli.rewards.sandbox import sandbox_choice
+
+    load_before = open("/proc/loadavg").read().split()[:3]
+    t0 = time.perf_counter()
+    walled_choice = sandbox_choice(None, True)
+    probe_s = time.perf_counter() - t0
+    sandbox_choice(None, False)
+    time_runs(5, True), time_runs(5, False)  # warm-up
+    runs: dict[str, list[float]] = {"walled": [], "unwalled": []}
+    for _ in range(max(1, args.runs // 10)):
+        runs["walled"] += time_runs(10, True)
+        runs["unwalled"] += time_runs(10, False)
+    rates: dict[str, list[float]] = {"walled": [], "unwalled": []}
+    for _ in range(3):
+        rates["walled"].append(time_reward(args.batch, args.workers, True))
+        rates["unwalled"].append(time_reward(args.batch, args.workers, False))
+    run_w, run_u = summary(runs["walled"]), summary(runs["unwalled"])
+    result = {
+        "what": "code sandbox per-run cost, bubblewrap filesystem wall on vs off (off = the sandbox before it)",
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "loadavg_before": load_before,
+            "euid": os.geteuid(),
+        },
+        "interpreter": walled_choice.interpreter,
+        "runtime_binds": list(walled_choice.runtime.binds) if walled_choice.runtime else [],
+        "probe_once_per_process_s": round(probe_s, 3),
+        "run": {"walled": run_w, "unwalled": run_u,
+                "overhead_median_ms": round(run_w["median_ms"] - run_u["median_ms"], 2)},
+        "reward": {
+            "batch": args.batch, "tests_per_completion": len(TESTS), "workers": args.workers,
+            "walled_runs_per_s": round(statistics.median(rates["walled"]), 1),
+            "unwalled_runs_per_s": round(statistics.median(rates["unwalled"]), 1),
+        },
+    }
+    result["machine"]["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
