@@ -60,7 +60,7 @@ logger = logging.getLogger(__name__)
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
 _PROBE = "import ast, ctypes, json, resource, traceback"
-_PROBE_PROGRAM = "import ssl, sqlite3, decimal, json, socket\nprint('r1-sandbox-ok')"
+_PROBE_PROGRAM = "import json\nprint('r1-sandbox-ok')"
 _lock = threading.Lock()
 _python_choice: dict[str, tuple[str, bool]] = {}
 _choices: dict[tuple[str, bool], _Choice | R1Error] = {}
