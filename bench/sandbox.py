@@ -7,8 +7,10 @@ completion. Measured, alternating the two modes so load drifts hit both alike:
 - ``run``: ``run_python`` of a stdin/stdout program (read two ints, print the sum) -> ms per run;
 - ``reward``: ``get_reward("code", workers=W)`` on a batch of completions x 2 tests -> runs per second.
 
-``fs_isolation=False`` is the sandbox as it was before the wall (same harness, rlimits, uid drop,
-network and PID namespaces). Run from the repo root (the machine load is recorded beside the numbers):
+Arms: ``walled`` (the default now), ``unwalled`` (``fs_isolation=False``: same harness, rlimits, uid
+drop, network and PID namespaces, no bwrap) and ``before`` (the sandbox as it was before the wall,
+loaded from git revision ``--baseline-rev``; ``run`` only). Run from the repo root (the machine load
+is recorded beside the numbers):
 
     .venv/bin/python bench/sandbox.py            # writes bench/results/sandbox.json
 """
@@ -16,11 +18,14 @@ network and PID namespaces). Run from the repo root (the machine load is recorde
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,13 +36,34 @@ PROGRAM = "a, b = map(int, input().split())\nprint(a + b)"
 TESTS = [{"input": "1 2\n", "output": "3\n"}, {"input": "5 7\n", "output": "12\n"}]
 
 
-def time_runs(n: int, walled: bool) -> list[float]:
+BASELINE_REV = "a6e2831"  # the last commit before the filesystem wall
+
+
+def load_baseline(rev: str, into: Path):
+    """The pre-wall sandbox (stdlib only) from git ``rev``, as a module; None if git cannot show it."""
+    for name in ("sandbox.py", "sandbox_child.py"):
+        shown = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:r1cli/rewards/{name}"],
+                               capture_output=True, text=True)
+        if shown.returncode != 0:
+            return None
+        (into / name).write_text(shown.stdout)
+    spec = importlib.util.spec_from_file_location("sandbox_before", into / "sandbox.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["sandbox_before"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def time_runs(n: int, walled: bool | None, before=None) -> list[float]:
     from r1cli.rewards.sandbox import run_python
 
     out = []
     for _ in range(n):
         t0 = time.perf_counter()
-        res = run_python(PROGRAM, stdin="1 2\n", fs_isolation=walled)
+        if walled is None:
+            res = before.run_python(PROGRAM, stdin="1 2\n")
+        else:
+            res = run_python(PROGRAM, stdin="1 2\n", fs_isolation=walled)
         out.append(time.perf_counter() - t0)
         assert res.returncode == 0 and res.stdout.strip() == "3", res.stderr
     return out
@@ -71,6 +97,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200, help="single runs per mode (in rounds of 10)")
     parser.add_argument("--batch", type=int, default=64, help="completions per reward call")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--baseline-rev", default=BASELINE_REV, help="git revision of the pre-wall sandbox")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "sandbox.json"))
     args = parser.parse_args()
 
@@ -81,16 +108,20 @@ def main() -> None:
     walled_choice = sandbox_choice(None, True)
     probe_s = time.perf_counter() - t0
     sandbox_choice(None, False)
-    time_runs(5, True), time_runs(5, False)  # warm-up
-    runs: dict[str, list[float]] = {"walled": [], "unwalled": []}
+    before = load_baseline(args.baseline_rev, Path(tempfile.mkdtemp(prefix="r1-bench-before-")))
+    arms = {"walled": True, "unwalled": False} | ({"before": None} if before else {})
+    runs: dict[str, list[float]] = {arm: [] for arm in arms}
+    for walled in arms.values():
+        time_runs(5, walled, before)  # warm-up (the baseline probes its interpreter here)
     for _ in range(max(1, args.runs // 10)):
-        runs["walled"] += time_runs(10, True)
-        runs["unwalled"] += time_runs(10, False)
+        for arm, walled in arms.items():
+            runs[arm] += time_runs(10, walled, before)
     rates: dict[str, list[float]] = {"walled": [], "unwalled": []}
     for _ in range(3):
         rates["walled"].append(time_reward(args.batch, args.workers, True))
         rates["unwalled"].append(time_reward(args.batch, args.workers, False))
-    run_w, run_u = summary(runs["walled"]), summary(runs["unwalled"])
+    per_run = {arm: summary(times) for arm, times in runs.items()}
+    run_w = per_run["walled"]
     result = {
         "what": "code sandbox per-run cost, bubblewrap filesystem wall on vs off (off = the sandbox before it)",
         "machine": {
@@ -102,8 +133,14 @@ def main() -> None:
         "interpreter": walled_choice.interpreter,
         "runtime_binds": list(walled_choice.runtime.binds) if walled_choice.runtime else [],
         "probe_once_per_process_s": round(probe_s, 3),
-        "run": {"walled": run_w, "unwalled": run_u,
-                "overhead_median_ms": round(run_w["median_ms"] - run_u["median_ms"], 2)},
+        "run": {
+            **per_run,
+            "overhead_vs_unwalled_median_ms": round(run_w["median_ms"] - per_run["unwalled"]["median_ms"], 2),
+            "overhead_vs_before_median_ms": (
+                round(run_w["median_ms"] - per_run["before"]["median_ms"], 2) if before else None
+            ),
+            "baseline_rev": args.baseline_rev if before else None,
+        },
         "reward": {
             "batch": args.batch, "tests_per_completion": len(TESTS), "workers": args.workers,
             "walled_runs_per_s": round(statistics.median(rates["walled"]), 1),
