@@ -123,7 +123,7 @@ def main() -> None:
     per_run = {arm: summary(times) for arm, times in runs.items()}
     run_w = per_run["walled"]
     result = {
-        "what": "code sandbox per-run cost, bubblewrap filesystem wall on vs off (off = the sandbox before it)",
+        "what": "code sandbox per-run cost: bubblewrap filesystem wall on (walled), off (unwalled), and the pre-wall sandbox from git (before)",
         "machine": {
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
