@@ -27,7 +27,7 @@ from typing import Any
 from r1cli.errors import R1Error
 from r1cli.rewards.extract import completion_text, last_code_block
 from r1cli.rewards.pool import available_cpus
-from r1cli.rewards.sandbox import SandboxLimits, run_python
+from r1cli.rewards.sandbox import SandboxLimits, run_python, sandbox_choice
 
 logger = logging.getLogger(__name__)
 
@@ -118,12 +118,17 @@ def make_code_reward(
     max_output_bytes: int = 1 << 20,
     workers: int | None = None,
     python: str | None = None,
+    fs_isolation: bool = True,
 ) -> Callable:
     """``code``: fraction of the row's tests the completion's code passes, in the sandbox.
 
     ``timeout_s`` bounds each run (wall clock and CPU seconds); ``memory_mb`` the address space;
     ``max_processes`` processes and threads; ``max_output_bytes`` stdout/stderr and any file written;
     ``workers`` concurrent runs (None: every core); ``python`` the interpreter (probed by default).
+    ``fs_isolation``: the filesystem wall (bubblewrap namespaces: the code sees only its scratch dir
+    and a read-only Python); ``false`` (or ``R1_SANDBOX_FS_ISOLATION=0``) runs without it and warns,
+    for kernels that forbid user namespaces. The sandbox is probed here, so a missing ``bwrap`` or a
+    kernel without user namespaces fails before any sampling.
     """
     if not timeout_s > 0:
         raise R1Error(f"code reward: timeout_s must be > 0, got {timeout_s!r}")
@@ -140,6 +145,7 @@ def make_code_reward(
         max_processes=max_processes,
         max_output_bytes=max_output_bytes,
     )
+    sandbox_choice(python, fs_isolation)
 
     def code_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
         n = len(completions)
@@ -176,11 +182,11 @@ def make_code_reward(
         def run(job: tuple[int, str, Any]) -> tuple[int, int]:
             row, program, spec = job
             if isinstance(spec[0], str):  # one stdin/stdout pair
-                res = run_python(program, stdin=spec[0], limits=limits, python=python)
+                res = run_python(program, stdin=spec[0], limits=limits, python=python, fs_isolation=fs_isolation)
                 ok = res.returncode == 0 and not res.timed_out and output_matches(res.stdout, spec[1])
                 return row, int(ok)
             units, count = spec
-            res = run_python(program, units=units, limits=limits, python=python)
+            res = run_python(program, units=units, limits=limits, python=python, fs_isolation=fs_isolation)
             return row, sum(1 for index, ok in res.unit_passed.items() if ok and 0 <= index < count)
 
         with ThreadPoolExecutor(max_workers=workers or available_cpus()) as pool:

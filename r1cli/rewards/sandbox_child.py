@@ -1,17 +1,22 @@
 """Sandbox harness: the first code run in a sandboxed child, before any untrusted code.
 
-Run as ``python -I sandbox_child.py CONFIG.json`` by :mod:`r1cli.rewards.sandbox` (stdlib only;
-kept compatible with Python 3.8 because the sandbox may use the system interpreter). It:
+Run as ``python -I -X utf8 sandbox_child.py CONFIG_FD RUN_DIR`` by :mod:`r1cli.rewards.sandbox`
+(stdlib only; kept compatible with Python 3.8 because the sandbox may use the system interpreter;
+``RUN_DIR`` is unused: it names the run's processes on the host). It:
 
-1. reads its config and deletes the file (the result nonce then lives only in this process);
-2. enters fresh network and PID namespaces via ``unshare`` (as root; otherwise inside a new user
-   namespace where the kernel allows it) and adds an audit hook refusing non-Unix sockets (and,
-   if no network namespace could be made, starting other programs);
+1. reads its config from the inherited descriptor ``CONFIG_FD`` and closes every descriptor but
+   stdio and the result fd (the result nonce then lives only in this process);
+2. inside bubblewrap's namespaces (``contained``: user, mount, PID, network, ... made by bwrap, which
+   already runs it as the throwaway uid) only adds the audit hook below; without the wall it enters
+   fresh network and PID namespaces via ``unshare`` (as root; otherwise inside a new user namespace
+   where the kernel allows it) and adds an audit hook refusing non-Unix sockets (and, if no network
+   namespace could be made, starting other programs);
 3. sets ``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_FSIZE``, ``RLIMIT_NPROC`` and ``RLIMIT_CORE``;
-4. drops root for a throwaway uid/gid (so ``RLIMIT_NPROC`` binds and root-only files are out of reach);
-5. forks the program as PID 1 of the new PID namespace (this process waits and passes its exit
-   status on), so every process it leaves behind dies with it;
-6. runs the program: ``stdio`` mode executes it as ``__main__``; ``units`` mode executes it, then
+4. without the wall, drops root for a throwaway uid/gid (so ``RLIMIT_NPROC`` binds and root-only
+   files are out of reach) and forks the program as PID 1 of the new PID namespace (this process
+   waits and passes its exit status on), so every process it leaves behind dies with it (inside
+   the wall, bwrap's reaper is that PID 1);
+5. runs the program: ``stdio`` mode executes it as ``__main__``; ``units`` mode executes it, then
    each test unit in the same namespace, writing ``"<nonce> <index> <0|1>"`` lines to the result fd
    after every counted unit (a program that exits early or prints fake results gains nothing).
 """
@@ -108,12 +113,22 @@ def _finish(code):
     os._exit(code)
 
 
+def _read_config(fd):
+    with os.fdopen(fd, "rb") as fh:
+        cfg = json.loads(fh.read().decode("utf-8"))
+    keep = cfg["result_fd"]
+    limit = min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 16)
+    os.closerange(3, keep)  # e.g. the pipe bwrap read this harness from
+    os.closerange(keep + 1, max(limit, keep + 1))
+    return cfg
+
+
 def main():
-    path = sys.argv[1]
-    with open(path) as fh:
-        cfg = json.load(fh)
-    os.unlink(path)
-    network_isolated, pid_namespace = _isolate(os.geteuid() == 0)
+    cfg = _read_config(int(sys.argv[1]))
+    if cfg.get("contained"):
+        network_isolated, pid_namespace = True, False  # bwrap made the namespaces; its reaper is PID 1
+    else:
+        network_isolated, pid_namespace = _isolate(os.geteuid() == 0)
     _block_network(network_isolated)
     _set_limits(cfg)
     if cfg.get("uid") is not None:

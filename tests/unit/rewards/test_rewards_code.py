@@ -156,6 +156,31 @@ def test_network_is_blocked():
         server.close()
 
 
+@pytest.mark.parametrize("fs_isolation", [True, False], ids=["walled", "unwalled"])
+def test_control_files_cannot_be_swapped_for_symlinks(fs_isolation, tmp_path):
+    """The parent reads the run's stdout/stderr/results through its own descriptors, outside the
+    program's scratch dir: links planted there under those names make it read nothing of the host."""
+    secret = tmp_path / "root-only.txt"
+    secret.write_text("root secret")
+    secret.chmod(0o600)
+    names = ["stdout.txt", "stderr.txt", "results.txt", "../stdout.txt", "../stderr.txt"]
+    code = (
+        "import os\n"
+        f"for name in {names!r}:\n"
+        "    try:\n"
+        "        os.unlink(name)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    try:\n"
+        f"        os.symlink({str(secret)!r}, name)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    res = run_python(code, limits=FAST, fs_isolation=fs_isolation)
+    assert res.returncode == 0, res.stderr
+    assert "root secret" not in res.stdout + res.stderr
+
+
 def test_memory_and_working_dir():
     res = run_python("x = bytearray(8 << 30)", limits=FAST)  # 8 GiB > the 1 GiB address-space limit
     assert res.returncode == 1 and "MemoryError" in res.stderr
