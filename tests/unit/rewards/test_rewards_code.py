@@ -12,6 +12,8 @@ from r1cli.rewards import get_reward
 from r1cli.rewards.code import output_matches, parse_io_tests, split_test_code
 from r1cli.rewards.sandbox import SandboxLimits, _tasks_of_uid, run_python
 
+pytestmark = pytest.mark.needs_bwrap  # runs the sandbox for real (tests/conftest.py)
+
 
 def block(code: str) -> str:
     return f"<think>plan</think>\nHere it is:\n```python\n{code}\n```\n"

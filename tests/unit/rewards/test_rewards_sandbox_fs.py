@@ -21,6 +21,8 @@ from r1cli.rewards.sandbox import SandboxLimits, _nproc_counts_outer_process, ru
 from r1cli.rewards.sandbox_fs import mirror
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.needs_bwrap  # runs the sandbox for real (tests/conftest.py)
+
 FAST = SandboxLimits(timeout_s=10.0)
 
 
