@@ -15,6 +15,7 @@ from r1cli.commands import data, demo, init_model, presets, slurm
 from r1cli.commands import distill as distill_cmd
 from r1cli.commands import eval as eval_cmd
 from r1cli.commands import grpo as grpo_cmd
+from r1cli.commands import pipeline as pipeline_cmd
 from r1cli.commands import sample as sample_cmd
 from r1cli.commands import sft as sft_cmd
 
@@ -69,6 +70,8 @@ app.command("sft", help="Supervised fine-tuning on chains of thought (packing, l
 app.command("grpo", help="RL from verifiable rewards: GRPO, DAPO, Dr. GRPO, RLOO.")(grpo_cmd.grpo)
 app.command("sample", help="Draw N completions per prompt into a resumable samples.jsonl.")(sample_cmd.sample)
 app.command("eval")(eval_cmd.eval_)  # help: the docstring, with examples
+app.command("pipeline", help="Run a recipe of stages (the R1 recipe) as one resumable chain, with a report.")(
+    pipeline_cmd.pipeline)
 app.command("demo", help="Run the whole pipeline on the built-in tiny world (CPU, minutes).")(demo.demo)
 app.command("init-model", help="Build a local tiny model + tokenizer (HF directory).")(init_model.init_model)
 app.command("slurm")(slurm.slurm)  # help: the docstring, with examples
