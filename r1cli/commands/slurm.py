@@ -13,6 +13,7 @@ Everything after `--` goes to the r1 command unchanged. Examples:
   r1 slurm sft --nodes 2 --gpus-per-node 8 --time 24:00:00 --submit -- --preset open-r1 --resume latest
   r1 slurm sample --array 8 --gpus-per-node 1 --submit -- --model M --data problems.jsonl -o runs/s
   r1 slurm sft --dry-run --then-eval 'arith --model runs/sft/final' -- --preset tiny -o runs/sft
+  r1 slurm pipeline --gpus-per-node 8 --submit -- --preset r1 -o runs/r1   (one job per stage, chained)
 
 Training (sft, grpo): one srun task per node starting torchrun (c10d rendezvous on the first node)
 or `accelerate launch` (--launcher accelerate). --array K (sample, eval, curate's difficulty step):
@@ -20,7 +21,7 @@ a job array of K shards plus a merge job that runs after all of them succeeded."
 
 
 def slurm(
-    command: Annotated[str, typer.Argument(help="The r1 command to run: sft, grpo, sample, eval, curate, distill.")],
+    command: Annotated[str, typer.Argument(help="The r1 command to run: sft, grpo, sample, eval, curate, distill, pipeline.")],
     r1_args: Annotated[list[str] | None, typer.Argument(help="Everything after -- goes to the r1 command.")] = None,
     nodes: Annotated[int, typer.Option(help="Number of nodes (training commands).")] = 1,
     gpus_per_node: Annotated[int, typer.Option(help="GPUs per node (0 on CPU clusters).")] = 0,
@@ -61,7 +62,14 @@ def slurm(
                      workdir=str((chdir or Path.cwd()).resolve()), launcher=launcher,
                      accelerate_config=accelerate_config, master_port=master_port, array=array,
                      array_limit=array_limit)
-    plan = S.plan_scripts(job, script, then_eval=then_eval)
+    if command == "pipeline":
+        from r1cli.slurm.pipeline import plan_pipeline_scripts
+
+        if then_eval is not None:
+            raise R1Error("r1 slurm pipeline: --then-eval does not apply (a pipeline evaluates its stages itself)")
+        plan = plan_pipeline_scripts(job, script)
+    else:
+        plan = S.plan_scripts(job, script, then_eval=then_eval)
     if dry_run:
         for p in plan:
             dep = f"  (sbatch --dependency=afterok:<job of {plan[p.after].path}>)" if p.after is not None else ""

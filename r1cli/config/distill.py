@@ -92,6 +92,9 @@ class DistillFilterSection(Section):
       published value (R1 drops "mixed-language" traces without giving a number).
     - ``allowed_scripts``: scripts never counted as foreign (e.g. ``[Greek]``);
       ``default_script``: the script of a problem that has no letters;
+    - ``max_paragraph_chars``: longest paragraph of the reasoning, in characters (None: off), and
+      ``drop_code_blocks``: drop reasoning that holds a fenced code block. R1's rejection stage (v1
+      §2.3.3) drops "long paragraphs and code blocks" without a number: any limit is the user's choice;
     - ``drop_duplicates``: a passing trace identical to an earlier one of the same problem is dropped.
     """
 
@@ -101,6 +104,8 @@ class DistillFilterSection(Section):
     max_foreign_share: float | None = Field(default=0.1, ge=0, le=1)
     allowed_scripts: list[str] = Field(default_factory=list)
     default_script: str = "Latin"
+    max_paragraph_chars: int | None = Field(default=None, gt=0)
+    drop_code_blocks: bool = False
     drop_duplicates: bool = True
 
 
@@ -109,6 +114,20 @@ class CostSection(Section):
 
     input_per_mtok: float | None = Field(default=None, ge=0)
     output_per_mtok: float | None = Field(default=None, ge=0)
+
+
+class MixSection(Section):
+    """Non-reasoning SFT data mixed into ``sft.jsonl`` (R1 v1 §2.3.3: about 600k reasoning + 200k
+    non-reasoning samples, so a share of about 0.25 — the default when a ``path`` is given).
+
+    ``path``: chat records (``messages``, or ``prompt`` + ``completion``; JSONL/JSON/Parquet/CSV or a
+    hub id); ``share``: the fraction of the final file they make up; ``seed``: which of them are drawn
+    when the file holds more than needed. The kept traces are never dropped to make room.
+    """
+
+    path: str | None = None
+    share: float = Field(default=0.25, ge=0, lt=1)
+    seed: int = 0
 
 
 class DistillConfig(Section):
@@ -122,6 +141,7 @@ class DistillConfig(Section):
     reward: DistillRewardSection = DistillRewardSection()
     filters: DistillFilterSection = DistillFilterSection()
     cost: CostSection = CostSection()
+    mix: MixSection = MixSection()
 
     @model_validator(mode="after")
     def _check(self) -> DistillConfig:

@@ -199,3 +199,21 @@ def derive(records: list[dict], *, reward: str, settings: FilterSettings, keep: 
         stats["cost"].update(input_per_mtok=input_per_mtok, output_per_mtok=output_per_mtok,
                              per_kept_usd=stats["cost"]["total_usd"] / len(sft) if sft else None)
     return sft, stats
+
+
+def mix_in(sft: list[dict], pool: list[dict], share: float, seed: int = 0) -> tuple[list[dict], dict[str, Any]]:
+    """``sft`` plus non-reasoning records from ``pool`` so that they make up ``share`` of the result.
+
+    Wanted: ``round(len(sft) * share / (1 - share))`` records (600 traces at share 0.25 -> 200), drawn
+    from ``pool`` in a ``seed``-shuffled order (all of it when it holds fewer: ``short_by`` says how
+    many were missing). Each mixed record is tagged ``"source": "mix"``; the traces come first.
+    """
+    import random
+
+    wanted = round(len(sft) * share / (1 - share)) if share else 0
+    order = list(range(len(pool)))
+    random.Random(seed).shuffle(order)
+    drawn = [{**pool[i], "source": "mix"} for i in order[:wanted]]
+    stats = {"share": share, "wanted": wanted, "mixed": len(drawn), "short_by": wanted - len(drawn),
+             "available": len(pool)}
+    return sft + drawn, stats

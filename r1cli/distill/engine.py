@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from r1cli.config.distill import DistillConfig
-from r1cli.distill.derive import Rewarder, derive
+from r1cli.distill.derive import Rewarder, derive, mix_in
 from r1cli.distill.filters import FilterSettings
 from r1cli.errors import R1Error
 
@@ -60,11 +60,27 @@ def params_dict(cfg: DistillConfig) -> dict[str, Any]:
     return out
 
 
+def mix_pool(path: str) -> list[dict]:
+    """The non-reasoning records of ``mix.path``, each checked as a chat record (file:line on error)."""
+    from r1cli.data.chat import record_messages
+    from r1cli.data.io import read_located
+
+    rows, where = read_located(path)
+    for row, at in zip(rows, where, strict=True):
+        if not isinstance(row, dict):
+            raise R1Error(f"{at}: expected a JSON object (a chat record), got {type(row).__name__}")
+        record_messages(row, where=at)
+    if not rows:
+        raise R1Error(f"{path}: mix.path holds no records")
+    return rows
+
+
 def filter_settings(cfg: DistillConfig) -> FilterSettings:
     f = cfg.filters
     return FilterSettings(require_stop=f.require_stop, missing_think=f.missing_think, max_tokens=f.max_tokens,
                           max_foreign_share=f.max_foreign_share, allowed_scripts=tuple(f.allowed_scripts),
-                          default_script=f.default_script, min_reward=cfg.reward.min_value,
+                          default_script=f.default_script, max_paragraph_chars=f.max_paragraph_chars,
+                          drop_code_blocks=f.drop_code_blocks, min_reward=cfg.reward.min_value,
                           drop_duplicates=f.drop_duplicates)
 
 
@@ -177,6 +193,7 @@ def run_distill(cfg: DistillConfig, *, backend: Any = None, rewarder: Rewarder |
     d = cfg.data
     problems = load_problems(d.path, split=d.split, problem_field=d.problem_field, answer_field=d.answer_field,
                              id_field=d.id_field, limit=d.limit)
+    pool = mix_pool(cfg.mix.path) if cfg.mix.path else None  # checked before any sampling
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     raw_path = out / RAW_LOG
@@ -205,9 +222,17 @@ def run_distill(cfg: DistillConfig, *, backend: Any = None, rewarder: Rewarder |
                         input_per_mtok=cfg.cost.input_per_mtok, output_per_mtok=cfg.cost.output_per_mtok)
     stats = {"teacher": str(cfg.model.path), "backend": cfg.generation.backend, "reward": cfg.reward.name,
              "keep": cfg.keep, **stats}
+    if pool is not None:
+        sft, stats["mix"] = mix_in(sft, pool, cfg.mix.share, cfg.mix.seed)
+        stats["mix"]["path"] = cfg.mix.path
     atomic_write_jsonl(out / SFT_FILE, sft)
     atomic_write_json(out / STATS_FILE, stats)
     cost = stats["cost"]
+    if pool is not None:
+        m = stats["mix"]
+        err.print(f"distill: mixed in {m['mixed']} non-reasoning records from {cfg.mix.path} (share "
+                  f"{cfg.mix.share}" + (f"; the file was {m['short_by']} short" if m["short_by"] else "") + ")",
+                  soft_wrap=True)
     err.print(f"[green]distill[/green]: kept {stats['kept']} traces for {stats['problems_with_kept']}/"
               f"{stats['problems']} problems; acceptance {100 * stats['acceptance_rate']:.1f}% of "
               f"{stats['samples']} samples" + (f"; cost ${cost['total_usd']:.4f}" if cost else "")

@@ -18,16 +18,17 @@ with hand-built cases:
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
+
+from r1cli.rewards.language import char_script, script_counts, strip_notation  # noqa: F401 (re-exported)
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 
 # Filter names, in the order they are applied (cheap format checks first, the reward last).
-FILTERS = ("finish_reason", "think", "max_tokens", "language", "unverifiable", "reward", "duplicate")
+FILTERS = ("finish_reason", "think", "max_tokens", "language", "paragraph", "code", "unverifiable", "reward",
+           "duplicate")
 
 MissingThink = Literal["prepend", "reject"]
 
@@ -87,54 +88,6 @@ def assemble_trace(text: str, reasoning: str | None = None, *,
 
 # ------------------------------------------------------------------------------ language consistency
 
-# Spans that are notation rather than language: code, display/inline math, LaTeX commands, and the
-# think tags themselves (whose letters are Latin).
-_NOTATION = re.compile(
-    r"```.*?```|`[^`\n]*`|\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]|\\[A-Za-z]+|</?think>",
-    re.DOTALL,
-)
-_CJK_WORDS = {"CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA", "IDEOGRAPHIC", "BOPOMOFO"}
-# Letter-like symbols (ℝ, 𝑥, ℓ, ℏ, ᵢ): mathematics, not a language.
-_SYMBOL_WORDS = {"MATHEMATICAL", "DOUBLE-STRUCK", "SCRIPT", "BLACK-LETTER", "PLANCK", "MODIFIER",
-                 "SUPERSCRIPT", "SUBSCRIPT", "ANGSTROM", "KELVIN", "OHM", "ESTIMATED", "TURNED"}
-
-
-def char_script(ch: str) -> str | None:
-    """The script of one letter (``"Latin"``, ``"Greek"``, ``"Cyrillic"``, ``"CJK"``, ``"Hangul"``, …).
-
-    ``None`` for anything that is not a letter (digits, punctuation, spaces, operators) and for
-    letter-like math symbols. Chinese characters and Japanese kana form one script, ``"CJK"``;
-    full-width Latin letters are Latin. The script is the first word of the Unicode name.
-    """
-    if not ch.isalpha():
-        return None
-    if ch.isascii():
-        return "Latin"
-    words = unicodedata.name(ch, "").split()
-    if words and words[0] in ("FULLWIDTH", "HALFWIDTH"):
-        words = words[1:]
-    if not words or words[0] in _SYMBOL_WORDS:
-        return None
-    if words[0] in _CJK_WORDS:
-        return "CJK"
-    return words[0].capitalize()
-
-
-def strip_notation(text: str) -> str:
-    """``text`` without code, math spans, LaTeX commands and think tags (see :data:`_NOTATION`)."""
-    return _NOTATION.sub(" ", text)
-
-
-def script_counts(text: str) -> Counter[str]:
-    """Letters per script in ``text`` after :func:`strip_notation`."""
-    counts: Counter[str] = Counter()
-    for ch in strip_notation(text):
-        script = char_script(ch)
-        if script is not None:
-            counts[script] += 1
-    return counts
-
-
 def dominant_script(text: str, default: str = "Latin") -> str:
     """The script most letters of ``text`` are written in (ties: the one met first); ``default``
     when ``text`` has no letters (e.g. ``"12 + 34 = ?"``)."""
@@ -158,6 +111,24 @@ def foreign_share(text: str, script: str, allowed: tuple[str, ...] = ()) -> floa
     return foreign / total
 
 
+def longest_paragraph(text: str) -> int:
+    """Characters in the longest paragraph of ``text`` (paragraphs are separated by blank lines).
+
+    >>> longest_paragraph("one\ntwo\n\nthree")
+    7
+    """
+    return max((len(p.strip()) for p in _PARAGRAPH_BREAK.split(text)), default=0)
+
+
+def has_code_block(text: str) -> bool:
+    """True when ``text`` holds a fenced code block (a line opening with three backticks or tildes)."""
+    return bool(_CODE_FENCE.search(text))
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_CODE_FENCE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
+
+
 # --------------------------------------------------------------------------------------- the chain
 
 
@@ -175,6 +146,8 @@ class FilterSettings:
     max_foreign_share: float | None = 0.1
     allowed_scripts: tuple[str, ...] = ()
     default_script: str = "Latin"
+    max_paragraph_chars: int | None = None
+    drop_code_blocks: bool = False
     min_reward: float = 1.0
     drop_duplicates: bool = True
 
@@ -190,8 +163,11 @@ def first_failure(sample: dict, problem_text: str, reward: float | None, s: Filt
     3. ``max_tokens``: ``num_tokens <= max_tokens`` (an unknown count fails the check);
     4. ``language``: :func:`foreign_share` of reasoning + answer against the problem's
        :func:`dominant_script` is at most ``max_foreign_share``;
-    5. ``unverifiable``: the reward is ``None``;
-    6. ``reward``: the reward is at least ``min_reward``.
+    5. ``paragraph``: no paragraph of the reasoning (:func:`longest_paragraph`) is longer than
+       ``max_paragraph_chars`` characters;
+    6. ``code``: with ``drop_code_blocks``, the reasoning holds no fenced code block;
+    7. ``unverifiable``: the reward is ``None``;
+    8. ``reward``: the reward is at least ``min_reward``.
     """
     if s.require_stop and sample.get("finish_reason") != "stop":
         return "finish_reason"
@@ -206,6 +182,10 @@ def first_failure(sample: dict, problem_text: str, reward: float | None, s: Filt
         script = dominant_script(problem_text, s.default_script)
         if foreign_share(parts[0] + "\n" + parts[1], script, s.allowed_scripts) > s.max_foreign_share:
             return "language"
+    if s.max_paragraph_chars is not None and longest_paragraph(parts[0]) > s.max_paragraph_chars:
+        return "paragraph"
+    if s.drop_code_blocks and has_code_block(parts[0]):
+        return "code"
     if reward is None:
         return "unverifiable"
     if reward < s.min_reward:

@@ -13,12 +13,21 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import nullcontext
 from typing import Any
 
 from r1cli.console import emit_json, err
 from r1cli.errors import R1Error
 from r1cli.pipeline import state
 from r1cli.pipeline.spec import Plan, Stage
+
+
+def _main() -> bool:
+    """Rank 0 (or no launcher): the process that writes markers, evaluations and the report. Under
+    torchrun (a training stage of ``r1 slurm pipeline``) the other ranks only run the stage's engine."""
+    from r1cli.train.distributed import env_world
+
+    return env_world()[0] == 0
 
 
 def _set_threads(n: int | None) -> None:
@@ -63,12 +72,18 @@ def run_stage(plan: Plan, stage: Stage) -> dict:
     from r1cli.config.core import to_yaml
     from r1cli.data.rundir import claim_output_dir
 
-    state.write_marker(plan, stage.name, {"key": stage.key}, ".started")
+    main = _main()
+    if main:
+        state.write_marker(plan, stage.name, {"key": stage.key}, ".started")
     _set_threads(plan.config.cpu_threads)
     t0 = time.monotonic()
-    with claim_output_dir(stage.dir, stage.config_data(), yaml_text=to_yaml(stage.config), command=stage.kind.name,
-                          ignore=stage.kind.claim_ignore, compare=stage.kind.compare):
+    claim = claim_output_dir(stage.dir, stage.config_data(), yaml_text=to_yaml(stage.config),
+                             command=stage.kind.name, ignore=stage.kind.claim_ignore,
+                             compare=stage.kind.compare) if main else nullcontext()
+    with claim:
         summary = stage.kind.run(stage.config) or {}
+    if not main:
+        return {}
     if not stage.output.exists():
         raise R1Error(f"stage '{stage.name}' finished but its output {stage.output} does not exist")
     _set_threads(plan.config.cpu_threads)
@@ -96,8 +111,10 @@ def run_plan(plan: Plan, *, start_from: str | None = None, only: str | None = No
             except R1Error as e:
                 raise R1Error(f"{flag}: {e}") from None
     t0 = time.time()
-    with claim_output_dir(plan.out, plan.config.model_dump(mode="json"), yaml_text=to_yaml(plan.config),
-                          command="pipeline", compare=False, overwrite=overwrite):
+    main = _main()
+    claim = claim_output_dir(plan.out, plan.config.model_dump(mode="json"), yaml_text=to_yaml(plan.config),
+                             command="pipeline", compare=False, overwrite=overwrite) if main else nullcontext()
+    with claim:
         if start_from is not None:
             for stage in plan.stages[names.index(start_from):]:
                 discard(plan, stage, f"--from {start_from}")
@@ -115,7 +132,9 @@ def run_plan(plan: Plan, *, start_from: str | None = None, only: str | None = No
             if missing:  # only with --only: the stage's inputs are not ready
                 raise R1Error(f"stage '{stage.name}' reads stage '{missing[0]}', which is {statuses[missing[0]].state}: "
                               "run the pipeline up to it first")
-            if status.state == "stale":
+            if not main:
+                pass
+            elif status.state == "stale":
                 discard(plan, stage, f"stale ({status.reason})")
             elif status.state == "pending" and stage.dir.exists() and not state.read_marker(plan, stage.name, ".started"):
                 discard(plan, stage, "its directory holds a run the pipeline did not start")
@@ -128,10 +147,15 @@ def run_plan(plan: Plan, *, start_from: str | None = None, only: str | None = No
                     if (marker.get("deps") or {}).get(stage.name) != stage.key:
                         statuses[later.name] = state.Status("stale", f"stage '{stage.name}' ran again")
             ran.append(stage.name)
+        if not main:
+            return {"ran": ran}
         report = write_report(plan)
     summary = {"output_dir": str(plan.out), "ran": ran, "seconds": round(time.time() - t0, 1), "report": str(report),
                "pass@1": {s.name: ((state.read_marker(plan, s.name) or {}).get("eval") or {}).get("metrics", {}).get("pass@1")
                           for s in plan.stages if s.report}}
+    from r1cli.data.io import atomic_write_json
+
+    atomic_write_json(plan.out / "summary.json", summary)
     err.print(f"[green]pipeline[/green] {plan.out}: ran {len(ran)} stage(s) in {summary['seconds']:.0f} s; report {report}")
     emit_json(summary)
     return summary

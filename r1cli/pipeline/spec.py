@@ -205,7 +205,7 @@ def build_plan(pcfg: PipelineConfig) -> Plan:
     keys: dict[str, str] = {}
     for stage in stages:
         stage.files = outside_files(stage.config_data(), out)
-        stage.key = stage_key(stage, [keys[d] for d in stage.deps])
+        stage.key = stage_key(stage, [keys[d] for d in stage.deps], out)
         keys[stage.name] = stage.key
     return plan
 
@@ -214,9 +214,14 @@ def _strip(data: dict) -> dict:
     return {k: v for k, v in data.items() if k not in HASH_SKIP}
 
 
-def stage_key(stage: Stage, dep_keys: list[str]) -> str:
+def stage_key(stage: Stage, dep_keys: list[str], out: Path | None = None) -> str:
+    """The hash of what a stage computes; paths inside the pipeline's directory count relative to it,
+    so a moved or copied run directory keeps its stages done."""
     blob = json.dumps({"kind": stage.kind.name, "config": _strip(stage.config_data()), "deps": dep_keys,
                        "files": stage.files}, sort_keys=True, default=str)
+    if out is not None:
+        for prefix in sorted({str(out), str(out.resolve())}, key=len, reverse=True):
+            blob = blob.replace(json.dumps(prefix)[1:-1], "<output_dir>")
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -18,6 +18,7 @@ from r1cli.rewards.accuracy import make_accuracy_reward
 from r1cli.rewards.code import make_code_reward
 from r1cli.rewards.countdown import make_countdown_reward
 from r1cli.rewards.format import make_format_reward, make_reasoning_steps_reward, make_tag_count_reward
+from r1cli.rewards.language import make_language_reward
 from r1cli.rewards.length import (
     make_cosine_reward,
     make_length_reward,
@@ -66,6 +67,7 @@ REWARDS: dict[str, Callable[..., RewardFn]] = {
     "overlong": make_overlong_reward,
     "countdown": make_countdown_reward,
     "code": make_code_reward,
+    "language": make_language_reward,
     "judge": LazyFactory("r1cli.rewards.judge", "make_judge_reward"),
 }
 REWARDS.update({alias: REWARDS[target] for alias, target in ALIASES.items()})

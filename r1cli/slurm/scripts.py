@@ -26,7 +26,7 @@ from r1cli.errors import R1Error, did_you_mean, one_of
 
 TRAIN_COMMANDS = ("sft", "grpo")
 ARRAY_COMMANDS = ("sample", "eval", "curate")
-COMMANDS = TRAIN_COMMANDS + ARRAY_COMMANDS + ("distill",)
+COMMANDS = TRAIN_COMMANDS + ARRAY_COMMANDS + ("distill", "pipeline")
 LAUNCHERS = ("torchrun", "accelerate", "none")
 ACCELERATE_DIR = Path(__file__).resolve().parent.parent / "presets" / "accelerate"
 # Slurm's --time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S (or UNLIMITED).
@@ -77,6 +77,8 @@ class SlurmJob:
     array: int | None = None
     array_limit: int | None = None
     python: str | None = None
+    # None: training iff the command is one of TRAIN_COMMANDS; `r1 slurm pipeline` sets it per stage
+    training: bool | None = None
 
     def __post_init__(self) -> None:
         if self.command not in COMMANDS:
@@ -98,7 +100,7 @@ class SlurmJob:
             raise R1Error(f"r1 slurm: --mem '{self.mem}' is not a Slurm size; use e.g. 64G or 500M")
         if self.job_name and re.search(r"\s", self.job_name):
             raise R1Error(f"r1 slurm: --job-name '{self.job_name}' must not contain spaces")
-        if self.nodes > 1 and self.command not in TRAIN_COMMANDS:
+        if self.nodes > 1 and not self.is_training and self.command != "pipeline":  # pipeline: its training stages
             raise R1Error(f"r1 slurm {self.command}: --nodes {self.nodes} runs only training commands "
                           f"({', '.join(TRAIN_COMMANDS)}); {self.command} scales out with --array K")
         if self.array is not None and self.command not in ARRAY_COMMANDS:
@@ -120,6 +122,11 @@ class SlurmJob:
             self.job_name = f"r1-{self.command}"
 
     @property
+    def is_training(self) -> bool:
+        """Whether the job runs a trainer (one srun task per node starting a launcher)."""
+        return self.command in TRAIN_COMMANDS if self.training is None else self.training
+
+    @property
     def procs_per_node(self) -> int:
         """Processes each node starts: ``--nproc-per-node``, else one per GPU, else 1."""
         return self.nproc_per_node if self.nproc_per_node is not None else max(1, self.gpus_per_node)
@@ -127,7 +134,7 @@ class SlurmJob:
     @property
     def distributed(self) -> bool:
         """Whether a launcher starts several processes (a training command on more than one process)."""
-        return (self.command in TRAIN_COMMANDS and self.launcher != "none"
+        return (self.is_training and self.launcher != "none"
                 and self.nodes * self.procs_per_node > 1)
 
 
@@ -162,7 +169,7 @@ def r1_command_line(job: SlurmJob, extra: list[str] | tuple[str, ...] = ()) -> s
 def header(job: SlurmJob, *, name: str, title: str, array: bool = False, gpus: bool = True,
            dependent: bool = False) -> list[str]:
     """Shebang, what the script does, the ``#SBATCH`` block and the environment setup."""
-    nodes = job.nodes if not array and job.command in TRAIN_COMMANDS else 1
+    nodes = job.nodes if not array and job.is_training else 1
     lines = [
         "#!/bin/bash",
         f"# {title}",
@@ -219,11 +226,11 @@ def _deepspeed_note(job: SlurmJob) -> list[str]:
     return []
 
 
-def train_script(job: SlurmJob) -> str:
+def train_script(job: SlurmJob, *, dependent: bool = False) -> str:
     """One srun task per node; each starts ``procs_per_node`` processes that rendezvous on node 0."""
     nproc = job.procs_per_node
     shape = f"{job.nodes} node(s) x {nproc} process(es)" if job.distributed else "one process"
-    lines = header(job, name=job.job_name, title=f"Runs `r1 {job.command}` on {shape}.")
+    lines = header(job, name=job.job_name, title=f"Runs `r1 {job.command}` on {shape}.", dependent=dependent)
     args = r1_command_line(job)
     if not job.distributed:
         lines += ["", _rule("run: a single process"), f'srun "$R1_PYTHON" -m r1cli {args}']

@@ -46,7 +46,7 @@ def test_keep_one_stats_and_records():
     assert stats["kept_rate"] == pytest.approx(2 / 8)
     assert stats["problem_yield"] == 1.0
     assert stats["rejected_by"] == {"finish_reason": 1, "think": 1, "max_tokens": 0, "language": 0,
-                                    "unverifiable": 1, "reward": 1, "duplicate": 1}
+                                    "paragraph": 0, "code": 0, "unverifiable": 1, "reward": 1, "duplicate": 1}
     assert sum(stats["rejected_by"].values()) == stats["samples"] - stats["passed"]
     # tokens: prompt 1000 + 3000; completion 50+120+400+80 + 60+60+30+70 = 870; kept 120 + 60 = 180
     assert stats["tokens"]["prompt"] == 4000
@@ -144,3 +144,21 @@ def test_reward_mistakes_fail_before_sampling():
     with pytest.raises(R1Error, match="has no parameter 'timeout'"):
         Rewarder("auto", {"accuracy": {"timeout": 3}}).prepare()
     Rewarder("auto", {"countdown": {}}).prepare()  # valid: nothing raised
+
+
+def test_mix_in_draws_the_share_of_non_reasoning_records():
+    from r1cli.distill.derive import mix_in
+
+    sft = [{"id": f"t{i}"} for i in range(6)]
+    pool = [{"id": f"c{i}", "messages": []} for i in range(10)]
+    mixed, stats = mix_in(sft, pool, share=0.25, seed=0)  # 6 * 0.25 / 0.75 = 2
+    assert mixed[:6] == sft and len(mixed) == 8
+    assert all(r["source"] == "mix" and r["id"].startswith("c") for r in mixed[6:])
+    assert len({r["id"] for r in mixed[6:]}) == 2
+    assert stats == {"share": 0.25, "wanted": 2, "mixed": 2, "short_by": 0, "available": 10}
+    assert mix_in(sft, pool, 0.25, seed=0)[0] == mixed  # the same seed draws the same records
+    assert "source" not in pool[0]  # the pool is not changed
+    _, stats = mix_in(sft, pool[:1], share=0.5, seed=0)  # wants 6, the file holds 1
+    assert stats["wanted"] == 6 and stats["mixed"] == 1 and stats["short_by"] == 5
+    assert mix_in(sft, pool, share=0.0)[0] == sft
+    assert mix_in([], pool, share=0.25)[0] == []  # nothing kept: nothing to mix beside

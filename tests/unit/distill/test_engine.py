@@ -227,3 +227,27 @@ def test_samples_survive_a_failing_reward(tmp_path):
     again = ScriptedBackend()
     stats = run(cfg, again)  # q2 is sampled; q0/q1 are graded from the log, not sampled again
     assert [t.split()[1] for t in again.asked] == ["2"] and stats["kept"] == 3
+
+
+def test_mix_adds_non_reasoning_records_and_counts_them(tmp_path):
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"hi {i}"},
+                                                     {"role": "assistant", "content": "hello"}]}) + "\n"
+                            for i in range(10)))
+    cfg = config(tmp_path, problems_file(tmp_path, 6), **{"mix.path": str(chat), "mix.share": 0.25})
+    stats = run(cfg, ScriptedBackend())
+    out = lines(Path(cfg.output_dir) / SFT_FILE)
+    assert len(out) == 8 and [r.get("source") for r in out[6:]] == ["mix", "mix"]  # 6 traces -> 2 mixed
+    assert stats["mix"]["mixed"] == 2 and stats["mix"]["path"] == str(chat)
+    assert json.loads((Path(cfg.output_dir) / STATS_FILE).read_text())["mix"]["wanted"] == 2
+
+
+def test_a_bad_mix_file_is_refused_before_sampling(tmp_path):
+    chat = tmp_path / "chat.jsonl"
+    good = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    chat.write_text(json.dumps(good) + "\n" + json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n")
+    cfg = config(tmp_path, problems_file(tmp_path, 2), **{"mix.path": str(chat)})
+    backend = ScriptedBackend()
+    with pytest.raises(R1Error, match=r"chat\.jsonl:2: no assistant message"):
+        run(cfg, backend)
+    assert backend.calls == 0 and not (Path(cfg.output_dir) / SFT_FILE).exists()

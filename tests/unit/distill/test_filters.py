@@ -156,3 +156,27 @@ def test_duplicates_and_keep():
     assert select_kept([None, "reward", None, None], 2) == [0, 2]
     assert select_kept(["reward", "think"], 3) == []
     assert select_kept([None, None], 5) == [0, 1]
+
+
+def test_paragraph_and_code_filters_look_at_the_reasoning_only():
+    from r1cli.distill.filters import has_code_block, longest_paragraph
+
+    assert longest_paragraph("one\ntwo\n\nthree") == 7  # "one\ntwo"
+    assert longest_paragraph("a\n  \nbbbb") == 4  # a line of spaces is a blank line
+    assert longest_paragraph("") == 0
+    assert has_code_block("text\n```python\nx = 1\n```") and has_code_block("  ~~~\ncode\n~~~")
+    assert not has_code_block("inline `x = 1` is not a block")
+    s = FilterSettings(max_paragraph_chars=30, drop_code_blocks=True)
+    problem = "What is 2 + 2?"
+    assert first_failure(sample(), problem, 1.0, s) is None  # "Two plus two is four." is 21 characters
+    long = "<think>\nTwo plus two is four, and four is even.\n</think>\n\n\\boxed{4}"  # 40 characters
+    assert first_failure(sample(text=long), problem, 1.0, s) == "paragraph"
+    split = "<think>\nTwo plus two is four,\n\nand four is even.\n</think>\n\n\\boxed{4}"  # 20 and 17
+    assert first_failure(sample(text=split), problem, 1.0, s) is None
+    code = "<think>\nCompute:\n\n```python\nprint(2 + 2)\n```\n</think>\n\n\\boxed{4}"  # paragraphs 8, 25
+    assert first_failure(sample(text=code), problem, 1.0, s) == "code"
+    answer_code = "<think>\nTwo plus two.\n</think>\n\n```\n4\n```\n\\boxed{4}"  # a block in the answer is kept
+    assert first_failure(sample(text=answer_code), problem, 1.0, s) is None
+    assert first_failure(sample(text=code), problem, 1.0, FilterSettings()) is None  # both are off by default
+    assert first_failure(sample(text=code), problem, 0.0, s) == "code"  # counted before the reward
+    assert FILTERS.index("language") < FILTERS.index("paragraph") < FILTERS.index("code") < FILTERS.index("reward")

@@ -20,6 +20,7 @@ NAMES = {
     "overlong",
     "countdown",
     "code",
+    "language",
     "judge",
 }
 
