@@ -41,12 +41,13 @@ def pipeline(
     """
     from r1cli.config.pipeline import PipelineConfig
     from r1cli.errors import R1Error
-    from r1cli.pipeline.runner import describe, run_plan
+    from r1cli.pipeline.runner import check_stage_flags, describe, run_plan
     from r1cli.pipeline.spec import build_plan
 
     cfg = build_config(PipelineConfig, "pipeline", preset=preset, config=config, sets=sets,
                        flags={"output_dir": output_dir}, print_config=print_config)
     plan = build_plan(cfg)
+    check_stage_flags(plan, start_from=start_from, only=only)
     if dry_run:
         for row in describe(plan):
             reason = f" ({row['reason']})" if row["reason"] else ""

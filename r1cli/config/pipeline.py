@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from r1cli.config.core import Section
 
@@ -18,7 +18,8 @@ class ReportSection(Section):
 
     ``benchmark``: an ``r1 eval`` benchmark (``arith``, ``math500``, ...; None: no evaluation);
     ``data``: its problems file (wiring allowed; default: the benchmark's own data). Sampling follows
-    the R1 protocol (T 0.6, top-p 0.95) unless set.
+    the R1 protocol (T 0.6, top-p 0.95) unless set. ``lang``: the target language of the language-
+    consistency column (``r1cli.rewards.language``).
     """
 
     benchmark: str | None = None
@@ -28,6 +29,15 @@ class ReportSection(Section):
     temperature: float = Field(default=0.6, ge=0)
     top_p: float = Field(default=0.95, gt=0, le=1)
     max_new_tokens: int | None = Field(default=None, gt=0)
+    lang: str = "en"
+
+    @field_validator("lang")
+    @classmethod
+    def _known_lang(cls, value: str) -> str:
+        from r1cli.rewards.language import target_script
+
+        target_script(value)
+        return value
 
 
 class PipelineConfig(Section):

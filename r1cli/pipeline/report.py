@@ -13,10 +13,13 @@ from r1cli.pipeline import state
 from r1cli.pipeline.spec import Plan
 
 
-def stage_measures(records: list[dict]) -> dict:
+def stage_measures(records: list[dict], lang: str = "en") -> dict:
     """Measures of graded sample records (``r1 eval``'s samples.jsonl): mean tokens of correct and of
-    wrong samples, reflection words per 1,000 tokens (the GRPO metrics' vocabulary)."""
+    wrong samples, reflection words per 1,000 tokens (the GRPO metrics' vocabulary), the mean language
+    consistency of the thoughts in ``lang`` (R1's language reward) and the share of samples whose
+    thought mixes in another language (consistency < 1)."""
     from r1cli.config.grpo import REFLECTION_WORDS
+    from r1cli.rewards.language import language_consistency, thought_of
     from r1cli.train.grpo_metrics import count_reflections
 
     samples = [s for r in records for s in r.get("samples", [])]
@@ -24,9 +27,12 @@ def stage_measures(records: list[dict]) -> dict:
     wrong = [s["num_tokens"] for s in samples if s.get("correct") is False and isinstance(s.get("num_tokens"), int)]
     tokens = sum(s["num_tokens"] for s in samples if isinstance(s.get("num_tokens"), int))
     reflections = sum(count_reflections(s.get("text", ""), REFLECTION_WORDS) for s in samples)
+    consistency = [language_consistency(thought_of(s.get("text", "")), lang) for s in samples]
     return {"mean_tokens_correct": sum(right) / len(right) if right else None,
             "mean_tokens_wrong": sum(wrong) / len(wrong) if wrong else None,
-            "reflection_per_1k_tokens": 1000.0 * reflections / tokens if tokens else None}
+            "reflection_per_1k_tokens": 1000.0 * reflections / tokens if tokens else None,
+            "language_consistency": sum(consistency) / len(consistency) if consistency else None,
+            "mixed_language_share": sum(c < 1 for c in consistency) / len(consistency) if consistency else None}
 
 
 def _fmt(value, spec: str = ".1f") -> str:
@@ -47,7 +53,7 @@ def _rows(plan: Plan) -> list[dict]:
                "stderr": metrics.get("pass@1_stderr"), "output": str(stage.output)}
         samples = state.eval_dir(plan, stage) / str(ev.get("benchmark")) / "samples.jsonl"
         if ev and samples.is_file():
-            row.update(stage_measures(list(read_jsonl(samples))))
+            row.update(stage_measures(list(read_jsonl(samples)), plan.config.report.lang))
         rows.append(row)
     return rows
 
@@ -90,11 +96,12 @@ def write_report(plan: Plan) -> Path:
                   f"problem, {rep.limit or 'all'} problems, temperature {rep.temperature}, top-p {rep.top_p}; "
                   "pass@1 averaged over the samples, ± its standard error.", ""]
     lines += ["| stage | kind | status | time (s) | pass@1 | ± stderr | tokens (correct) | tokens (wrong) | "
-              "reflection /1k tok |", "|---|---|---|---|---|---|---|---|---|"]
+              f"reflection /1k tok | language ({rep.lang}) | mixed |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['stage']} | {r['kind']} | {r['status']} | {_fmt(r['seconds'], '.0f')} | "
                      f"{_fmt(r['pass@1'], '.3f')} | {_fmt(r['stderr'], '.3f')} | {_fmt(r.get('mean_tokens_correct'))} | "
-                     f"{_fmt(r.get('mean_tokens_wrong'))} | {_fmt(r.get('reflection_per_1k_tokens'), '.2f')} |")
+                     f"{_fmt(r.get('mean_tokens_wrong'))} | {_fmt(r.get('reflection_per_1k_tokens'), '.2f')} | "
+                     f"{_fmt(r.get('language_consistency'), '.3f')} | {_fmt(r.get('mixed_language_share'), '.1%')} |")
     if png is not None:
         lines += ["", f"![held-out pass@1 by stage]({png.name})"]
     curves = [p for s in plan.stages if s.dir.is_dir() for p in sorted(s.dir.glob("*.png"))]

@@ -97,6 +97,16 @@ def run_stage(plan: Plan, stage: Stage) -> dict:
     return marker
 
 
+def check_stage_flags(plan: Plan, *, start_from: str | None = None, only: str | None = None) -> None:
+    """``--from`` / ``--only`` name stages of the plan (one line with "did you mean" for a typo)."""
+    for flag, name in (("--from", start_from), ("--only", only)):
+        if name is not None and name not in plan.names():
+            try:
+                plan.get(name)
+            except R1Error as e:
+                raise R1Error(f"{flag}: {e}") from None
+
+
 def run_plan(plan: Plan, *, start_from: str | None = None, only: str | None = None, overwrite: bool = False) -> dict:
     """Run the plan (module docstring); write report.md; return the summary (also printed as JSON)."""
     from r1cli.config.core import to_yaml
@@ -104,12 +114,7 @@ def run_plan(plan: Plan, *, start_from: str | None = None, only: str | None = No
     from r1cli.pipeline.report import write_report
 
     names = plan.names()
-    for flag, name in (("--from", start_from), ("--only", only)):
-        if name is not None and name not in names:
-            try:
-                plan.get(name)  # one line with "did you mean" for a typo
-            except R1Error as e:
-                raise R1Error(f"{flag}: {e}") from None
+    check_stage_flags(plan, start_from=start_from, only=only)
     t0 = time.time()
     main = _main()
     claim = claim_output_dir(plan.out, plan.config.model_dump(mode="json"), yaml_text=to_yaml(plan.config),

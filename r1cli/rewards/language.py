@@ -129,15 +129,20 @@ def thought_of(text: str) -> str:
     return before.split(THINK_OPEN, 1)[1] if THINK_OPEN in before else before
 
 
+def check_language_params(lang: str = "en", empty: float = 1.0) -> None:
+    """The language reward's parameter values, checked at config time (:func:`r1cli.rewards.registry.check_reward`)."""
+    target_script(lang)
+    if not 0.0 <= float(empty) <= 1.0:
+        raise R1Error(f"language reward: empty must be in [0, 1], got {empty}")
+
+
 def make_language_reward(lang: str = "en", empty: float = 1.0) -> Callable:
     """``language``: R1's language-consistency reward, the share of target-language units in the thought.
 
     ``lang``: the target language (``en``: Latin-script words, ``zh``: CJK characters; see
     :data:`LANGUAGES`); ``empty``: the score of a thought with no words at all.
     """
-    target_script(lang)
-    if not 0.0 <= float(empty) <= 1.0:
-        raise R1Error(f"language reward: empty must be in [0, 1], got {empty}")
+    check_language_params(lang, empty)
 
     def language_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
         return [language_consistency(thought_of(completion_text(c)), lang, float(empty)) for c in completions]

@@ -18,7 +18,7 @@ from r1cli.rewards.accuracy import make_accuracy_reward
 from r1cli.rewards.code import make_code_reward
 from r1cli.rewards.countdown import make_countdown_reward
 from r1cli.rewards.format import make_format_reward, make_reasoning_steps_reward, make_tag_count_reward
-from r1cli.rewards.language import make_language_reward
+from r1cli.rewards.language import check_language_params, make_language_reward
 from r1cli.rewards.length import (
     make_cosine_reward,
     make_length_reward,
@@ -71,6 +71,9 @@ REWARDS: dict[str, Callable[..., RewardFn]] = {
     "judge": LazyFactory("r1cli.rewards.judge", "make_judge_reward"),
 }
 REWARDS.update({alias: REWARDS[target] for alias, target in ALIASES.items()})
+
+# Value checks that run at config time without building the reward (a bad ``lang`` fails --print-config).
+VALUE_CHECKS: dict[str, Callable[..., None]] = {"language": check_language_params}
 
 
 def canonical_name(name: str) -> str:
@@ -130,7 +133,9 @@ def _checked_params(canonical: str, params: dict[str, Any]) -> dict[str, Any]:
 def check_reward(name: str, params: dict[str, Any] | None = None) -> str:
     """Validate a reward name and its parameters without building it (config time); the canonical name."""
     canonical = canonical_name(name)
-    _checked_params(canonical, dict(params or {}))
+    checked = _checked_params(canonical, dict(params or {}))
+    if canonical in VALUE_CHECKS:
+        VALUE_CHECKS[canonical](**checked)
     return canonical
 
 

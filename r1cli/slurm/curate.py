@@ -4,46 +4,25 @@ The difficulty step samples ``k`` completions per row and caches them, keyed by 
 sampling parameters and the backend (:mod:`r1cli.curate.difficulty`); a curate run reuses every
 cached completion. So the array fills that cache in parallel and the ordinary run does the rest:
 
-- ``python -m r1cli.slurm.curate shard I/K -- CURATE ARGS`` (array task ``I``): runs the steps before
+- ``python -m r1cli.commands.slurm_curate shard I/K -- CURATE ARGS`` (array task ``I``): runs the steps before
   ``difficulty`` into ``<output_dir>/.difficulty-shards/I-of-K/`` (each task repeats them; they are
   cheap next to sampling), then samples rows ``I::K`` into ``<cache>.shardI-of-K.jsonl``;
-- ``python -m r1cli.slurm.curate merge K -- CURATE ARGS`` (the merge job): appends the K shard caches
+- ``python -m r1cli.commands.slurm_curate merge K -- CURATE ARGS`` (the merge job): appends the K shard caches
   to the step's cache (``<output_dir>/difficulty_samples.jsonl``, or ``params.difficulty.cache_path``);
 - then ``r1 curate CURATE ARGS`` finds every completion cached, samples nothing and writes the outputs.
 
-CURATE ARGS are exactly what ``r1 curate`` takes; the config comes from ``r1 curate ... --print-config``,
-so both see the same merged config.
+CURATE ARGS are exactly what ``r1 curate`` takes; the job entry point (the CLI layer,
+:mod:`r1cli.commands.slurm_curate`) resolves them with ``r1 curate ... --print-config``, so both see the
+same merged config, and calls the functions here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 from r1cli.errors import R1Error
-
-USAGE = "python -m r1cli.slurm.curate shard I/K -- CURATE ARGS   |   python -m r1cli.slurm.curate merge K -- CURATE ARGS"
-
-
-def curate_config(args: list[str]) -> Any:
-    """The CurateConfig ``r1 curate ARGS`` would run with (via its ``--print-config``)."""
-    import typer
-
-    from r1cli.app import app
-    from r1cli.config.core import validate, yaml_load
-    from r1cli.config.curate import CurateConfig
-
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        code = typer.main.get_command(app).main(["curate", *args, "--print-config"], prog_name="r1",
-                                                standalone_mode=False)
-    if code not in (0, None):
-        raise R1Error(f"r1 curate {' '.join(args)}: the arguments do not resolve to a config (exit {code})")
-    return validate(CurateConfig, yaml_load(buf.getvalue()) or {}, "r1 curate --print-config")
 
 
 def difficulty_plan(cfg: Any) -> tuple[int, dict[str, Any], Path]:
@@ -110,38 +89,3 @@ def merge(cfg: Any, k: int) -> dict[str, int]:
                     added += 1
     shutil.rmtree(Path(cfg.output_dir) / ".difficulty-shards", ignore_errors=True)
     return {"shards": k, "added": added, "cached": len(seen)}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``shard I/K -- ARGS`` or ``merge K -- ARGS``; user mistakes print one line and return 2."""
-    from r1cli.console import err
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if len(argv) < 2 or argv[0] not in ("shard", "merge"):
-            raise R1Error(f"usage: {USAGE}")
-        mode, spec, rest = argv[0], argv[1], argv[2:]
-        rest = rest[1:] if rest[:1] == ["--"] else rest
-        cfg = curate_config(rest)
-        if mode == "shard":
-            from r1cli.generation.sampler import parse_shard
-
-            shard = parse_shard(spec)
-            if shard is None:
-                raise R1Error(f"usage: {USAGE}")
-            path = run_shard(cfg, shard)
-            err.print(f"[green]wrote[/green] {path} (difficulty samples of shard {spec})")
-        else:
-            if not spec.isdigit() or int(spec) < 1:
-                raise R1Error(f"merge K: K must be a positive integer, got '{spec}'")
-            stats = merge(cfg, int(spec))
-            err.print(f"[green]merged[/green] {stats['shards']} difficulty shards: {stats['added']} new records, "
-                      f"{stats['cached']} cached in all")
-    except R1Error as e:
-        err.print(f"[red]error: {e}[/red]", soft_wrap=True)
-        return e.exit_code
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -283,7 +283,7 @@ def train_script(job: SlurmJob, *, dependent: bool = False) -> str:
 
 def _shard_commands(job: SlurmJob, shard: str) -> list[str]:
     if job.command == "curate":
-        return [f'"$R1_PYTHON" -m r1cli.slurm.curate shard "{shard}" -- {_quote(job.args)}']
+        return [f'"$R1_PYTHON" -m r1cli.commands.slurm_curate shard "{shard}" -- {_quote(job.args)}']
     return [f'"$R1_PYTHON" -m r1cli {r1_command_line(job)} --shard "{shard}"']
 
 
@@ -308,7 +308,7 @@ def merge_script(job: SlurmJob) -> str:
         # The rest of the curate run reloads the generation backend (it samples nothing new), so the
         # merge job keeps the array's GPUs.
         body = [_rule(f"merge the {k} difficulty-sample shards, then finish the curate run from them"),
-                f'"$R1_PYTHON" -m r1cli.slurm.curate merge {k} -- {_quote(job.args)}',
+                f'"$R1_PYTHON" -m r1cli.commands.slurm_curate merge {k} -- {_quote(job.args)}',
                 f'"$R1_PYTHON" -m r1cli {r1_command_line(job)}']
         gpus = True
     else:

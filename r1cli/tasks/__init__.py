@@ -40,6 +40,16 @@ def get_task(name: str, **params: Any) -> Task:
             raise R1Error(
                 f"task '{key}' has no parameter '{param}'{did_you_mean(param, knobs)}; {one_of(knobs)}"
             )
+    defaults = {f.name: getattr(task, f.name) for f in dataclasses.fields(task)}  # type: ignore[arg-type]
+    for param, value in params.items():
+        default = defaults[param]
+        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and
+              (isinstance(default, float) or isinstance(value, int))) if numeric else \
+            isinstance(value, type(default)) or (isinstance(default, tuple) and isinstance(value, list))
+        if not ok:
+            raise R1Error(f"task '{key}': parameter '{param}' expects {type(default).__name__} "
+                          f"(default {default!r}), got {value!r}")
     return dataclasses.replace(task, **params)  # type: ignore[type-var]
 
 

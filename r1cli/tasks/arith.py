@@ -20,6 +20,11 @@ from r1cli.tasks.base import MAX_DUPLICATE_DRAWS, Task, extract_boxed, slip, thi
 
 _INT = re.compile(r"^[+-]?\d+$")
 
+# With lang_switch_prob > 0 every step line is narrated by its operation in English ("add 3+4=7"), and
+# with that probability a trace switches to Chinese from a random step on ("加 7+2=9"): the language
+# mixing of R1-Zero's chains of thought (R1 v1 §2.3.2) in a form the tiny model can learn.
+NARRATION = {"en": {"+": "add", "-": "minus", "*": "times"}, "zh": {"+": "加", "-": "减", "*": "乘"}}
+
 
 def parse_int(text: str) -> int | None:
     """An integer answer as written in a box: ``"39"``, ``"-4"``, ``"1,234"``, ``"$39$"``; else None."""
@@ -56,7 +61,8 @@ class ArithTask(Task):
     """Integer expressions of ``min_operands``..``max_operands`` operands with ``ops``.
 
     Each operand is drawn uniformly from ``min_value``..``max_value``. With ``allow_negative=False``
-    every intermediate result is >= 0.
+    every intermediate result is >= 0. ``self_correct_prob``: share of traces with one slip and its
+    "Wait," correction; ``lang_switch_prob``: see :data:`NARRATION` (0, the default, keeps bare steps).
     """
 
     name: str = "arith"
@@ -67,6 +73,7 @@ class ArithTask(Task):
     ops: str = "+-"
     allow_negative: bool = False
     self_correct_prob: float = 0.15
+    lang_switch_prob: float = 0.0
 
     def __post_init__(self) -> None:
         from r1cli.errors import R1Error
@@ -83,6 +90,8 @@ class ArithTask(Task):
             raise R1Error(f"arith: ops must be a non-empty string over '+-*', got {self.ops!r}")
         if not 0.0 <= self.self_correct_prob <= 1.0:
             raise R1Error(f"arith: self_correct_prob must be in [0, 1], got {self.self_correct_prob}")
+        if not 0.0 <= self.lang_switch_prob <= 1.0:
+            raise R1Error(f"arith: lang_switch_prob must be in [0, 1], got {self.lang_switch_prob}")
 
     def _one(self, rng: random.Random) -> tuple[list[int], list[str], list[tuple[int, str, int, int]]]:
         """Draw operands and ops until every intermediate result is allowed."""
@@ -136,10 +145,16 @@ class ArithTask(Task):
     def teacher(self, record: dict[str, Any], rng: random.Random) -> str:
         steps = solve_steps(list(record["operands"]), list(record["ops"]))
         wrong_at = rng.randrange(len(steps)) if rng.random() < self.self_correct_prob else -1
+        switch_at = len(steps)  # the step from which the narration is Chinese (none by default)
+        if self.lang_switch_prob > 0 and rng.random() < self.lang_switch_prob:
+            switch_at = rng.randrange(len(steps))
         lines = []
         for k, (a, op, b, result) in enumerate(steps):
             if k == wrong_at:
-                lines.append(f"{a}{op}{b}={slip(result, rng)}. Wait, {a}{op}{b}={result}.")
+                line = f"{a}{op}{b}={slip(result, rng)}. Wait, {a}{op}{b}={result}."
             else:
-                lines.append(f"{a}{op}{b}={result}")
+                line = f"{a}{op}{b}={result}"
+            if self.lang_switch_prob > 0:
+                line = f"{NARRATION['zh' if k >= switch_at else 'en'][op]} {line}"
+            lines.append(line)
         return think_trace(lines, str(steps[-1][3]))

@@ -32,6 +32,24 @@ def sft_record(task: Task, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def chat_records(n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` non-reasoning chat records for mixing into SFT data (R1's "non-reasoning" share): short
+    instructions on a few digits answered directly, with no chain of thought.
+
+    ``"Repeat: 4 9 2"`` -> ``"4 9 2"``; ``"Reverse: 4 9 2"`` -> ``"2 9 4"``. Deterministic in ``seed``.
+    """
+    rng = random.Random(f"chat-{seed}")
+    out = []
+    for i in range(n):
+        digits = [str(rng.randrange(10)) for _ in range(rng.randint(2, 5))]
+        verb = rng.choice(("Repeat", "Reverse"))
+        answer = digits if verb == "Repeat" else digits[::-1]
+        out.append({"id": f"chat-{seed}-{i}", "messages": [
+            {"role": "user", "content": f"{verb}: {' '.join(digits)}"},
+            {"role": "assistant", "content": " ".join(answer)}]})
+    return out
+
+
 def _jsonl(records: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
@@ -53,9 +71,9 @@ def write_task_data(
     """Generate ``n`` training problems (+ ``held_out`` distinct test problems) and write them.
 
     Files in ``out_dir``: ``problems.jsonl`` (problem records), ``sft.jsonl`` (chat SFT records
-    with teacher traces), ``held_out.jsonl`` (test problems, only when ``held_out > 0``; none of
+    with teacher traces), ``chat.jsonl`` (``n`` non-reasoning chat records, :func:`chat_records`), ``held_out.jsonl`` (test problems, only when ``held_out > 0``; none of
     their problem texts occur in the training set) and ``task.json`` (task name, knobs, n, seed).
-    Returns ``{"problems", "sft", "held_out"?, "manifest"}`` -> path.
+    Returns ``{"problems", "sft", "chat", "held_out"?, "manifest"}`` -> path.
     """
     from r1cli.errors import R1Error
     from r1cli.tasks import get_task
@@ -70,9 +88,10 @@ def write_task_data(
 
     out = check_output_path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"problems": out / "problems.jsonl", "sft": out / "sft.jsonl"}
+    paths = {"problems": out / "problems.jsonl", "sft": out / "sft.jsonl", "chat": out / "chat.jsonl"}
     _write(paths["problems"], _jsonl(train))
     _write(paths["sft"], _jsonl([sft_record(task, r) for r in train]))
+    _write(paths["chat"], _jsonl(chat_records(n, seed)))
     if held_out:
         paths["held_out"] = out / "held_out.jsonl"
         _write(paths["held_out"], _jsonl(test))

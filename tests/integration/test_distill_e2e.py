@@ -106,7 +106,7 @@ def test_distill_keeps_exactly_the_verified_traces(tmp_path):
     expected_rejections = {f: sum(v[1] == f for v in SCRIPT.values()) for f in stats["rejected_by"]}
     assert stats["rejected_by"] == expected_rejections
     assert expected_rejections == {"finish_reason": 1, "think": 1, "max_tokens": 0, "language": 1,
-                                   "unverifiable": 0, "reward": 6, "duplicate": 1}
+                                   "paragraph": 0, "code": 0, "unverifiable": 0, "reward": 6, "duplicate": 1}
     # 16 samples, 6 pass (add 1,2; frac 0,1,2; zh 0), 5 kept (keep=2 leaves frac#2 over)
     assert (stats["samples"], stats["passed"], stats["kept"], stats["surplus"]) == (16, 6, 5, 1)
     assert stats["acceptance_rate"] == 6 / 16 and stats["problems_with_kept"] == 3

@@ -185,10 +185,10 @@ def test_eval_and_curate_arrays():
     assert '--shard "$SLURM_ARRAY_TASK_ID/4"' in array_script(ev)
     assert "eval arith --model m --merge-shards 4" in merge_script(ev)
     cu = SlurmJob("curate", ["--data", "p.jsonl", "--steps", "dedup,difficulty"], array=2, gpus_per_node=1)
-    assert '-m r1cli.slurm.curate shard "$SLURM_ARRAY_TASK_ID/2" -- --data p.jsonl --steps dedup,difficulty' in \
+    assert '-m r1cli.commands.slurm_curate shard "$SLURM_ARRAY_TASK_ID/2" -- --data p.jsonl --steps dedup,difficulty' in \
         array_script(cu)
     merge = merge_script(cu)
-    assert "-m r1cli.slurm.curate merge 2 -- --data p.jsonl" in merge
+    assert "-m r1cli.commands.slurm_curate merge 2 -- --data p.jsonl" in merge
     assert merge.rstrip().endswith("-m r1cli curate --data p.jsonl --steps dedup,difficulty")
     assert "#SBATCH --gpus-per-node=1" in merge  # the curate run reloads its backend
 

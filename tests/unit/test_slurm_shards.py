@@ -83,7 +83,7 @@ def _curate(*args: str):
 
 
 def test_curate_difficulty_shards_fill_the_cache_so_the_run_samples_nothing(tmp_path):
-    from r1cli.slurm.curate import main
+    from r1cli.commands.slurm_curate import main
 
     data = tmp_path / "problems.jsonl"
     # 10 distinct problems; the fake model answers 1 or 7 -> pass rates 0, 1/2 or 1 by prompt
@@ -118,7 +118,7 @@ def test_curate_difficulty_shards_fill_the_cache_so_the_run_samples_nothing(tmp_
 
 
 def test_curate_shard_errors(tmp_path, capsys):
-    from r1cli.slurm.curate import main
+    from r1cli.commands.slurm_curate import main
 
     data = tmp_path / "p.jsonl"
     data.write_text(json.dumps({"id": "a", "problem": "1+0?", "answer": "1"}) + "\n")

@@ -132,3 +132,23 @@ def test_every_step_of_every_trace_is_true_except_the_slip():
                 assert not true(wrong) and true(right)
             else:
                 assert true(line), (r, line)
+
+
+def test_language_switching_traces():
+    from r1cli.rewards.language import language_consistency, thought_of
+
+    record = {"id": "x", "problem": "What is 12 + 34 - 7?", "answer": "39", "operands": [12, 34, 7], "ops": ["+", "-"]}
+    english = ArithTask(self_correct_prob=0.0, lang_switch_prob=1e-9).teacher(record, random.Random(0))
+    assert english == "<think>\nadd 12+34=46\nminus 46-7=39\n</think>\n\\boxed{39}"
+    switched = {ArithTask(self_correct_prob=0.0, lang_switch_prob=1.0).teacher(record, random.Random(s))
+                for s in range(20)}  # the switch comes at step 1 or step 2 and lasts to the end
+    assert switched == {"<think>\n加 12+34=46\n减 46-7=39\n</think>\n\\boxed{39}",
+                        "<think>\nadd 12+34=46\n减 46-7=39\n</think>\n\\boxed{39}"}
+    assert language_consistency(thought_of(sorted(switched)[0]), "en") == 0.5  # "add" and 减
+    task = ArithTask(lang_switch_prob=0.3)
+    traces = [task.teacher(r, random.Random(r["id"])) for r in task.generate(1000, 0)]
+    assert all(task.check(t, r) for t, r in zip(traces, task.generate(1000, 0), strict=True))
+    mixed = sum(language_consistency(thought_of(t), "en") < 1 for t in traces)
+    assert 240 < mixed < 360  # ~30% of 1000 traces switch (fixed seeds)
+    with pytest.raises(R1Error, match=r"lang_switch_prob must be in \[0, 1\], got 2"):
+        ArithTask(lang_switch_prob=2)

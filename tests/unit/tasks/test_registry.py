@@ -26,6 +26,16 @@ def test_unknown_parameter_suggests():
     assert get_task("arith", max_value=30).max_value == 30
 
 
+def test_parameter_types_are_checked():
+    with pytest.raises(R1Error, match="'lang_switch_prob' expects float .*got 'abc'"):
+        get_task("arith", lang_switch_prob="abc")
+    with pytest.raises(R1Error, match="'max_operands' expects int .*got 2.5"):
+        get_task("arith", max_operands=2.5)
+    with pytest.raises(R1Error, match="'max_operands' expects int"):
+        get_task("arith", max_operands=True)
+    assert get_task("arith", lang_switch_prob=1).lang_switch_prob == 1  # an int where a float is expected
+
+
 @pytest.mark.parametrize(
     ("text", "inside"),
     [
@@ -44,7 +54,7 @@ def test_write_task_data_is_byte_identical(tmp_path, name):
     a = write_task_data(name, 30, 5, tmp_path / "a", held_out=10)
     b = write_task_data(name, 30, 5, tmp_path / "b", held_out=10)
     c = write_task_data(name, 30, 6, tmp_path / "c", held_out=10)
-    assert set(a) == {"problems", "sft", "held_out", "manifest"}
+    assert set(a) == {"problems", "sft", "chat", "held_out", "manifest"}
     for key in a:
         assert a[key].read_bytes() == b[key].read_bytes()
     assert a["problems"].read_bytes() != c["problems"].read_bytes()
@@ -81,3 +91,16 @@ def test_sft_record_depends_only_on_the_record():
     task = get_task("arith")
     record = task.generate(1, 0)[0]
     assert sft_record(task, record) == sft_record(task, dict(record))
+
+
+def test_chat_records_answer_directly_without_a_thought(tmp_path):
+    from r1cli.tasks.writer import chat_records
+
+    records = chat_records(50, 0)
+    assert records == chat_records(50, 0) and records != chat_records(50, 1)
+    for r in records:
+        user, assistant = (m["content"] for m in r["messages"])
+        verb, digits = user.split(": ")
+        assert assistant == (digits if verb == "Repeat" else " ".join(reversed(digits.split())))
+        assert "<think>" not in assistant
+    assert {r["messages"][0]["content"].split(":")[0] for r in records} == {"Repeat", "Reverse"}
