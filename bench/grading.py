@@ -9,10 +9,18 @@ messy ones, each with a known label), then measures verdicts per second of
 - ``sequential``: ``verify(parse(gold), parse(completion))`` per item in one process, on every
   ``--sequential-every``-th item (the rate is per item; the subset keeps the run short).
 
+and, on a typical RL mix (``rl_mix``: about 70% integer, 20% fraction and 10% simple-LaTeX golds,
+every (gold, answer) pair distinct, verdict cache off), verdicts per second of the accuracy reward with
+its exact-number fast path beside the same reward without it (math-verify for every item, pooled) and
+beside the plain sequential math-verify loop, with every verdict difference between the fast and the
+math-verify path counted; and ``pathological`` inputs (nested powers, 10k-character answers) with the
+slowest verdict's wall time, which the per-item timeout bounds.
+
 Reports wall-clock rates and CPU-time rates (the latter do not depend on other jobs sharing the
 cores) and how often each method agrees with the known label. Run from the repo root:
 
     .venv/bin/python bench/grading.py            # writes bench/results/grading.json
+    .venv/bin/python bench/grading.py --only mix # the RL mix and pathological inputs only
 """
 
 from __future__ import annotations
@@ -131,6 +139,129 @@ def machine_info() -> dict:
     return info
 
 
+def rl_mix_rows(n: int, seed: int) -> list[tuple[str, str]]:
+    """``(completion, gold)`` pairs of a typical RL batch: 70% integer, 20% fraction, 10% simple-LaTeX
+    golds; half answered right (a third of those in another form: 1/2 as 0.5, 12 as 12.0), half wrong."""
+    rng = random.Random(seed)
+    rows, seen = [], set()
+    while len(rows) < n:
+        kind = rng.random()
+        right = rng.random() < 0.5
+        if kind < 0.7:
+            value = rng.randint(-50, 100_000)
+            gold = str(value)
+            answer = (f"{value}.0" if rng.random() < 0.3 else gold) if right else str(value + rng.choice([-7, -1, 1, 3, 10]))
+        elif kind < 0.9:
+            a, b = rng.randint(1, 200), rng.randint(2, 64)
+            gold = rng.choice([f"\\frac{{{a}}}{{{b}}}", f"{a}/{b}", f"-\\frac{{{a}}}{{{b}}}"])
+            sign = "-" if gold.startswith("-") else ""
+            if right:
+                k = rng.randint(1, 4)
+                forms = [f"{sign}\\frac{{{a * k}}}{{{b * k}}}", f"{sign}{a}/{b}", f"{sign}\\dfrac{{{a}}}{{{b}}}"]
+                if (10**6) % (b // __import__("math").gcd(a, b)) == 0:
+                    forms.append(sign + str(round(a / b, 6)).rstrip("0").rstrip("."))
+                answer = rng.choice(forms)
+            else:
+                answer = f"{sign}\\frac{{{a + 1}}}{{{b}}}"
+        else:
+            a, b = rng.randint(2, 30), rng.choice([2, 3, 5, 6, 7, 10, 11, 13])
+            gold = rng.choice([f"{a}\\sqrt{{{b}}}", f"\\frac{{\\sqrt{{{b}}}}}{{{a}}}", f"{a}\\pi", f"{a}+\\sqrt{{{b}}}"])
+            answer = gold if right else gold.replace(str(a), str(a + 1), 1)
+            if right and rng.random() < 0.3:
+                answer = answer.replace("\\sqrt", "\\sqrt ")  # the same value, spelt differently
+        if (gold, answer) in seen:
+            continue
+        seen.add((gold, answer))
+        think = f"<think>\n{filler(rng, rng.randint(20, 120))}\n</think>\n"
+        rows.append((f"{think}So the result is $\\boxed{{{answer}}}$.", gold))
+    return rows
+
+
+PATHOLOGICAL = [
+    ("5^{5^{5^{5^{5}}}}", "\\boxed{5^{5^{5^{5^{5}}}}}"),
+    ("1", "\\boxed{9^{9^{9^{9^{9^{9}}}}}}"),
+    ("2", "\\boxed{" + "+".join(["x"] * 5000) + "}"),  # a 10k-character answer
+    ("3", "\\boxed{" + "(" * 2000 + "1" + ")" * 2000 + "}"),
+    ("4", "\\boxed{" + "1" * 10_000 + "}"),  # a 10k-digit number (the fast path's exact arithmetic)
+    ("\\frac{1}{2}", "<think>" + "a " * 5000 + "</think>\\boxed{" + "\\frac{1}{" * 300 + "2" + "}" * 300 + "}"),
+]
+
+
+def run_mix(n: int, seed: int, workers: int, sequential_every: int) -> dict:
+    from r1cli.rewards import accuracy as accuracy_module
+    from r1cli.rewards import get_reward
+
+    rows = rl_mix_rows(n, seed)
+    texts, golds = [r[0] for r in rows], [r[1] for r in rows]
+    kinds = Counter("integer" if g.lstrip("-").isdigit() else "fraction" if ("frac" in g or "/" in g) and "sqrt" not in g
+                    else "latex" for g in golds)
+    fast = get_reward("accuracy", workers=workers, cache=False)
+    slow = get_reward("accuracy", workers=workers, cache=False, fast=False)
+    fast(["\\boxed{1}"], answer=["\\sqrt{2}"])  # start the pool (timed apart, as in a trainer it is warm)
+    accuracy_module._CACHE.clear()
+    cpu0, pcpu0 = pool_cpu_seconds(accuracy_module.POOL_KEY), time.process_time()
+    start = time.perf_counter()
+    v_fast = fast(texts, answer=golds)
+    fast_s = time.perf_counter() - start
+    fast_cpu = pool_cpu_seconds(accuracy_module.POOL_KEY) - cpu0 + time.process_time() - pcpu0
+    print(f"rl mix, fast path: {fast_s:.2f} s", file=sys.stderr)
+    cpu0, pcpu0 = pool_cpu_seconds(accuracy_module.POOL_KEY), time.process_time()
+    start = time.perf_counter()
+    v_slow = slow(texts, answer=golds)
+    slow_s = time.perf_counter() - start
+    slow_cpu = pool_cpu_seconds(accuracy_module.POOL_KEY) - cpu0 + time.process_time() - pcpu0
+    print(f"rl mix, math-verify for every item: {slow_s:.2f} s", file=sys.stderr)
+    diffs = [(g, t[-60:], a, b) for t, g, a, b in zip(texts, golds, v_fast, v_slow, strict=True) if a != b]
+
+    subset = rows[::sequential_every]
+    import math_verify  # noqa: F401
+
+    cpu0 = time.process_time()
+    seq, seq_s = run_sequential([(t, g, 0, "") for t, g in subset])
+    seq_cpu = time.process_time() - cpu0
+    seq_diffs = sum(1 for s_, f_ in zip(seq, v_fast[::sequential_every], strict=True) if s_ != (f_ or 0.0))
+    print(f"rl mix, sequential math-verify ({len(subset)} items): {seq_s:.2f} s", file=sys.stderr)
+
+    patho = get_reward("accuracy", workers=workers, cache=False, timeout_s=5.0)
+    worst, verdicts = 0.0, []
+    for gold, text in PATHOLOGICAL:
+        start = time.perf_counter()
+        verdicts.append(patho([text], answer=[gold])[0])
+        worst = max(worst, time.perf_counter() - start)
+    rate = len(rows) / fast_s
+    seq_rate = len(subset) / seq_s
+    return {
+        "rl_mix": {
+            "items": len(rows),
+            "golds_by_kind": dict(kinds),
+            "cache": "off (distinct pairs, verdict cache disabled)",
+            "workers": workers,
+            "fast_path": {"seconds": round(fast_s, 3), "verdicts_per_s": round(rate, 1),
+                          "cpu_seconds": round(fast_cpu, 2), "verdicts_per_cpu_s": round(len(rows) / fast_cpu, 1),
+                          "correct": v_fast.count(1.0)},
+            "math_verify_path": {"seconds": round(slow_s, 3), "verdicts_per_s": round(len(rows) / slow_s, 1),
+                                 "cpu_seconds": round(slow_cpu, 2)},
+            "verdict_differences_fast_vs_math_verify_path": len(diffs),
+            "differences": diffs[:20],
+            "sequential_math_verify": {
+                "items": len(subset), "seconds": round(seq_s, 3), "verdicts_per_s": round(seq_rate, 1),
+                "verdicts_per_cpu_s": round(len(subset) / seq_cpu, 1),
+                "verdicts_differing_from_r1": seq_diffs,
+                "method": "math_verify.verify(parse(gold), parse(completion)), default configs, one process",
+            },
+            "ratio_fast_vs_sequential": round(rate / seq_rate, 2),
+            "ratio_fast_vs_math_verify_path": round(slow_s / fast_s, 2),
+        },
+        "pathological": {
+            "inputs": [f"gold {g[:30]!r}, completion of {len(t)} chars" for g, t in PATHOLOGICAL],
+            "timeout_s": 5.0,
+            "slowest_verdict_seconds": round(worst, 3),
+            "verdicts": verdicts,
+            "timeouts": patho.timeouts,
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -140,7 +271,18 @@ def main() -> None:
     parser.add_argument("--sequential-every", type=int, default=5, help="baseline on every k-th item")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "grading.json")
+    parser.add_argument("--mix-items", type=int, default=10_000, help="completions in the RL mix")
+    parser.add_argument("--only", choices=["mix"], help="run only the RL mix and pathological inputs")
     args = parser.parse_args()
+
+    mix = run_mix(args.mix_items, args.seed, args.workers, args.sequential_every)
+    print(json.dumps(mix, indent=2))
+    if args.only == "mix":
+        result = json.loads(args.out.read_text()) if args.out.exists() else {"bench": "grading"}
+        result.update(mix, machine_mix=machine_info(), date_mix=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+        return
 
     from r1cli.rewards import accuracy as accuracy_module
     from r1cli.rewards import get_reward, mathgrade
@@ -243,6 +385,7 @@ def main() -> None:
             "pooled": vars(pool_stats(accuracy_module.POOL_KEY)),
             "no_dedupe": vars(pool_stats("bench-raw")),
         },
+        **mix,
         "notes": (
             "2-core machine shared with other jobs (see loadavg): verdicts_per_s is wall-clock and depends "
             "on that load; verdicts_per_cpu_s counts CPU time of the parent and the pool workers and does not."

@@ -6,7 +6,9 @@ Grading pipeline for one completion against its gold ``answer``:
    ``</think>``; an ``<answer>`` block; the last balanced ``\\boxed{}``) - pure Python, in the caller;
 2. identical ``(gold, answer)`` pairs are graded once per call, and verdicts are remembered
    process-wide (an LRU of 50,000 entries) so ``acc`` and ``length`` in one run grade once;
-3. the rest go to the grading pool (:mod:`r1cli.rewards.pool`): math-verify with the gold/prediction
+3. pairs where both sides are plain numbers are decided in the caller in exact rational arithmetic
+   (:func:`r1cli.rewards.mathgrade.fast_grade`, ``fast=True``), with math-verify's verdict;
+4. the rest go to the grading pool (:mod:`r1cli.rewards.pool`): math-verify with the gold/prediction
    rules of :mod:`r1cli.rewards.mathgrade`, a hard wall clock per item (``timeout_s``, default 5 s).
 
 Values: 1.0 correct, 0.0 wrong / no answer / timed out, ``None`` when the gold cannot be parsed (or
@@ -83,8 +85,10 @@ class AccuracyReward:
         last_timeouts: timeouts of the latest call.
     """
 
-    def __init__(self, timeout_s: float = 5.0, workers: int | None = None, cache: bool = True):
+    def __init__(self, timeout_s: float = 5.0, workers: int | None = None, cache: bool = True,
+                 fast: bool = True):
         self.__name__ = "accuracy"
+        self.fast = bool(fast)
         self.timeout_s = _check_timeout(timeout_s)
         if workers is not None and (not isinstance(workers, int) or workers < 1):
             raise R1Error(f"workers must be a positive integer or None (all cores), got {workers!r}")
@@ -118,7 +122,8 @@ class AccuracyReward:
         for key in keys:
             if key is None or key in known:
                 continue
-            hit, value = _cache_get(key) if self.cache else (False, None)
+            fast = mathgrade.fast_grade(*key) if self.fast else None
+            hit, value = (True, fast) if fast is not None else _cache_get(key) if self.cache else (False, None)
             if hit:
                 known[key] = value
             else:
@@ -138,11 +143,12 @@ class AccuracyReward:
 
 
 def make_accuracy_reward(
-    timeout_s: float = 5.0, workers: int | None = None, cache: bool = True
+    timeout_s: float = 5.0, workers: int | None = None, cache: bool = True, fast: bool = True
 ) -> AccuracyReward:
     """Factory for ``accuracy``/``acc``: per-item wall clock ``timeout_s``, ``workers`` processes
-    (None: every core), ``cache`` verdicts of repeated (gold, answer) pairs."""
-    return AccuracyReward(timeout_s=timeout_s, workers=workers, cache=cache)
+    (None: every core), ``cache`` verdicts of repeated (gold, answer) pairs, ``fast``: decide plain
+    numbers in exact arithmetic without math-verify (same verdicts; off only to measure the difference)."""
+    return AccuracyReward(timeout_s=timeout_s, workers=workers, cache=cache, fast=fast)
 
 
 # --- helpers for eval (extracted answers, no-answer rate, maj@k) --------------------------------
@@ -157,8 +163,11 @@ def extract_answers(texts: Sequence[Any], timeout_s: float = 5.0) -> list[str | 
     clock. None means "no answer" (eval's no-answer rate).
     """
     located = [split_answer(completion_text(t)) for t in texts]
-    out: list[str | None] = [None if loc is None or loc[0] == "text" else loc[1] for loc in located]
-    free = [i for i, loc in enumerate(located) if loc is not None and loc[0] != "boxed"]
+    out: list[str | None] = [
+        None if loc is None or loc[0] == "text" else ", ".join(loc[1]) if loc[0] == "boxes" else loc[1]
+        for loc in located
+    ]
+    free = [i for i, loc in enumerate(located) if loc is not None and loc[0] in ("answer", "text")]
     if free:
         results = _run(mathgrade.answer_string, [located[i] for i in free], _check_timeout(timeout_s), None)
         for i, result in zip(free, results, strict=True):

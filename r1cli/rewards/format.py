@@ -1,4 +1,4 @@
-"""Structure rewards: ``format``, ``tag_count``, ``reasoning_steps`` (pure Python, per completion)."""
+"""Structure rewards: ``format``, ``code_format``, ``tag_count``, ``reasoning_steps`` (pure Python, per completion)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from r1cli.errors import R1Error, one_of
-from r1cli.rewards.extract import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, completion_text
+from r1cli.rewards.extract import (
+    ANSWER_CLOSE,
+    ANSWER_OPEN,
+    THINK_CLOSE,
+    THINK_OPEN,
+    answer_block,
+    completion_text,
+    final_part,
+)
 
 FORMAT_STYLES = ("think", "think-answer")
 _LEADING_THINK = re.compile(r"^\s*<think>")
@@ -55,6 +63,39 @@ def make_format_reward(style: str = "think", prefilled_think: bool = False) -> C
         return [1.0 if check(prefix + completion_text(c)) else 0.0 for c in completions]
 
     return _named(format_reward, "format")
+
+
+def has_fenced_code(text: str, language: str) -> bool:
+    """Whether ``text`` holds a closed fenced block tagged ``language`` (```python ... ```)."""
+    pattern = re.compile(r"```[ \t]*" + re.escape(language) + r"[ \t]*\n.*?```", re.DOTALL | re.IGNORECASE)
+    return bool(pattern.search(text))
+
+
+def make_code_format_reward(language: str = "python", style: str = "think-answer",
+                            prefilled_think: bool = False) -> Callable:
+    """``code_format``: 1.0 when a completion has the ``format`` reward's tag structure (``style``) and
+    its answer (the ``<answer>`` block, or the final part after ``</think>`` for ``style="think"``)
+    holds a closed fenced code block tagged ``language``; else 0.0 (open-r1's ``code_format``).
+    """
+    if style not in FORMAT_STYLES:
+        raise R1Error(f"code_format reward: unknown style '{style}'; use {one_of(FORMAT_STYLES)}")
+    lang = str(language).strip()
+    if not re.fullmatch(r"[A-Za-z0-9_+#.-]+", lang):
+        raise R1Error(f"code_format reward: language must be a fence tag such as python or cpp, got {language!r}")
+    check = think_format_ok if style == "think" else think_answer_format_ok
+    prefix = THINK_OPEN if prefilled_think else ""
+
+    def score(text: str) -> float:
+        text = prefix + text
+        if not check(text):
+            return 0.0
+        answer = final_part(text) if style == "think" else (answer_block(text) or "")
+        return 1.0 if has_fenced_code(answer, lang) else 0.0
+
+    def code_format_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        return [score(completion_text(c)) for c in completions]
+
+    return _named(code_format_reward, "code_format")
 
 
 TAG_PIECES = ("<think>\n", "\n</think>\n", "\n<answer>\n", "\n</answer>")

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from r1cli.errors import R1Error, one_of
+from r1cli.errors import R1Error, did_you_mean, one_of
 from r1cli.rewards.accuracy import make_accuracy_reward
 from r1cli.rewards.columns import require_column
 from r1cli.rewards.extract import completion_text
@@ -147,24 +147,38 @@ def make_cosine_reward(
     return _named(cosine_reward, "cosine")
 
 
-def repetition_value(text: str, ngram_size: int, max_penalty: float) -> float:
-    """(1 − unique/total)·max_penalty over word n-grams of the lowercased text; 0 if < n words."""
-    words = text.lower().split()
-    if len(words) < ngram_size:
+def repetition_value(text: str, ngram_size: int, max_penalty: float, language: str = "en") -> float:
+    """(1 − unique/total)·max_penalty over n-grams of the lowercased text; 0 if it has fewer than n units.
+
+    The units are words split on whitespace (``language="en"``, and any language that separates its
+    words with spaces) or characters with whitespace removed (``"zh"``: Chinese has no spaces between
+    words, so open-r1 counts character n-grams there).
+    """
+    lowered = text.lower()
+    units: Sequence[str] = "".join(lowered.split()) if language == "zh" else lowered.split()
+    if len(units) < ngram_size:
         return 0.0
-    grams = [tuple(words[i : i + ngram_size]) for i in range(len(words) - ngram_size + 1)]
+    grams = [tuple(units[i : i + ngram_size]) for i in range(len(units) - ngram_size + 1)]
     return (1.0 - len(set(grams)) / len(grams)) * max_penalty
 
 
-def make_repetition_reward(ngram_size: int = 3, max_penalty: float = -1.0) -> Callable:
-    """``repetition``: penalty for repeated word n-grams (open-r1 ``repetition_penalty_reward``)."""
+REPETITION_LANGUAGES = ("en", "zh")
+
+
+def make_repetition_reward(ngram_size: int = 3, max_penalty: float = -1.0, language: str = "en") -> Callable:
+    """``repetition``: penalty for repeated n-grams (open-r1 ``repetition_penalty_reward``): word
+    n-grams for ``language="en"``, character n-grams for ``"zh"``."""
     if not isinstance(ngram_size, int) or ngram_size < 1:
         raise R1Error(f"repetition reward: ngram_size must be a positive integer, got {ngram_size!r}")
     if max_penalty > 0:
         raise R1Error(f"repetition reward: max_penalty must be <= 0 (it is a penalty), got {max_penalty}")
+    lang = str(language).strip().lower()
+    if lang not in REPETITION_LANGUAGES:
+        raise R1Error(f"repetition reward: unknown language '{language}'{did_you_mean(lang, REPETITION_LANGUAGES)}; "
+                      f"use {one_of(REPETITION_LANGUAGES)}")
 
     def repetition_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
-        return [repetition_value(completion_text(c), ngram_size, float(max_penalty)) for c in completions]
+        return [repetition_value(completion_text(c), ngram_size, float(max_penalty), lang) for c in completions]
 
     return _named(repetition_reward, "repetition")
 

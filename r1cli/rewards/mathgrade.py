@@ -12,6 +12,13 @@ Rules (see ../shared/reference/eval-and-curation.md §1):
   without a box is tried both wrapped and as free text, anything else is left to math-verify's
   own extraction.
 - ``verify(gold, prediction)``, in that order (it is asymmetric).
+- **Multi-part answers** (``("boxes", parts)`` from :func:`split_answer`): the gold is split into its
+  parts (:func:`gold_parts`); the prediction is right iff it has exactly as many parts and they match,
+  as a set for lists of solutions, sets and unions, in order for tuples and ordered pairs. A
+  single-valued gold against several boxed parts is wrong (hedging earns nothing).
+- **Fast path** (:func:`fast_grade`): when gold and prediction are both exact numbers (integers,
+  decimals, ``a/b``, ``\\frac{a}{b}``), they are compared in exact rational arithmetic without
+  math-verify; cases where math-verify's float rounding could matter go to math-verify.
 
 math-verify's own ``signal.alarm`` timeouts are switched off: the pool worker bounds the whole item
 with its own timer, and the parent kills a worker whose item overruns (nested powers such as
@@ -23,7 +30,10 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from fractions import Fraction
 from typing import Any
+
+from r1cli.rewards.extract import normalize_unicode
 
 _ENV = re.compile(r"(?<!\\)\$|\\\(|\\\[|\\boxed\s*\{")
 _STRAY_DOLLAR = re.compile(r"(?<!\\)\$")
@@ -82,8 +92,169 @@ def parse_prediction(kind: str | None, payload: str | None) -> list:
     return list(mv.parse(payload, parsing_timeout=None))
 
 
-def grade(gold: str, kind: str | None, payload: str | None) -> float | None:
-    """1.0 if the prediction verifies against the gold, 0.0 if not, None if the gold does not parse."""
+_INT_OR_DEC = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+_NUMBER = re.compile(rf"^{_INT_OR_DEC}$")
+_SLASH = re.compile(r"^([+-]?\d+)\s*/\s*(\d+)$")
+_LATEX_FRAC = re.compile(r"^([+-]?)\\[dt]?frac\s*\{\s*([+-]?\d+)\s*\}\s*\{\s*(\d+)\s*\}$")
+_DECIMALS = 6  # math-verify rounds floats to 6 places (float_rounding): decimals finer than that go to it
+
+
+def exact_number(text: str) -> tuple[Fraction, bool] | None:
+    """``(value, is_decimal)`` for an answer that is exactly a number, else None (pure, no parsing).
+
+    ``"-12"`` -> (-12, False); ``"0.25"`` -> (1/4, True); ``"\\frac{3}{4}"``, ``"-\\dfrac{3}{4}"``,
+    ``"3/4"`` -> fractions; ``"$7$"`` -> 7. Anything else (``"1,000"``, ``"x=3"``, ``"2\\sqrt{3}"``) -> None.
+    """
+    t = text.strip()
+    if t.startswith("$") and t.endswith("$") and len(t) > 1:
+        t = t.strip("$").strip()
+    if len(t) > 40:
+        return None
+    if _NUMBER.match(t):
+        if t.count(".") and len(t.split(".", 1)[1]) > _DECIMALS:
+            return None
+        return Fraction(t), "." in t
+    m = _SLASH.match(t)
+    if m:
+        num, den = int(m.group(1)), int(m.group(2))
+        return (Fraction(num, den), False) if den else None
+    m = _LATEX_FRAC.match(t)
+    if m:
+        num, den = int(m.group(2)), int(m.group(3))
+        if not den:
+            return None
+        value = Fraction(num, den)
+        return (-value if m.group(1) == "-" else value), False
+    return None
+
+
+def _fits_decimals(value: Fraction) -> bool:
+    return (10**_DECIMALS) % value.denominator == 0
+
+
+def fast_grade(gold: str, kind: str | None, payload: Any) -> float | None:
+    """The verdict in exact arithmetic when both sides are plain numbers, else None (use math-verify).
+
+    A decimal compared with a value that has no exact 6-place decimal form (``0.333333`` vs ``1/3``)
+    is left to math-verify, whose rounding decides that case.
+    """
+    if kind not in ("boxed", "answer") or not isinstance(payload, str):
+        return None
+    g = exact_number(normalize_unicode(gold))
+    if g is None:
+        return None
+    p = exact_number(payload)
+    if p is None:
+        return None
+    (gv, g_dec), (pv, p_dec) = g, p
+    if (g_dec or p_dec) and not (_fits_decimals(gv) and _fits_decimals(pv)):
+        return None
+    return 1.0 if gv == pv else 0.0
+
+
+_THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+$")
+_AND_OR = re.compile(r"\s*(?:\\text\s*\{\s*(?:and|or)\s*\}|\band\b|\bor\b)\s*", re.IGNORECASE)
+
+
+def _top_level_split(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` where no bracket or brace is open (``\\{``/``\\}`` count as braces)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        if text.startswith(sep, i) and depth == 0:
+            parts.append(text[start:i])
+            i += len(sep)
+            start = i
+            continue
+        ch = text[i]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        i += 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
+def _strip_env(text: str) -> str:
+    t = text.strip()
+    if t.startswith("$") and t.endswith("$") and len(t) > 1:
+        t = t.strip("$").strip()
+    for a, b in (("\\(", "\\)"), ("\\[", "\\]")):
+        if t.startswith(a) and t.endswith(b):
+            t = t[len(a) : -len(b)].strip()
+    if t.startswith("\\boxed{") and t.endswith("}"):
+        t = t[len("\\boxed{") : -1].strip()
+    return re.sub(r"\\(?:left|right)(?=\s*[()\[\]{}|.\\])", "", t)
+
+
+def _closing(text: str, open_at: int) -> int:
+    """Index of the bracket that closes the one at ``open_at`` (any of ``( [ {``), or -1."""
+    depth = 0
+    for i in range(open_at, len(text)):
+        if text[i] in "([{":
+            depth += 1
+        elif text[i] in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def gold_parts(gold: str) -> tuple[str, list[str]] | None:
+    """How a gold with several parts splits: ``("set", parts)`` or ``("ordered", parts)``; None when it
+    is single-valued.
+
+    ``"1, 2"`` / ``"\\{1,2\\}"`` / ``"-2 and 1"`` / ``"(-\\infty,0)\\cup(1,\\infty)"`` -> set;
+    ``"(1, 2)"`` (a tuple or ordered pair) -> ordered; ``"1,234"`` (thousands) and ``"7"`` -> None.
+    """
+    t = _strip_env(normalize_unicode(gold))
+    if not t or _THOUSANDS.match(t):
+        return None
+    if t.startswith("\\{") and t.endswith("\\}"):
+        inner = _top_level_split(t[2:-2], ",")
+        return ("set", inner) if len(inner) > 1 and all(inner) else None
+    if "\\cup" in t:
+        pieces = _top_level_split(t, "\\cup")
+        if len(pieces) > 1 and all(pieces):
+            return "set", pieces
+    commas = _top_level_split(t, ",")
+    if len(commas) > 1 and all(commas):
+        return "set", commas
+    joined = [p for p in _AND_OR.split(t)]
+    if len(joined) > 1 and all(p.strip() for p in joined):
+        return "set", [p.strip() for p in joined]
+    if t[0] in "([" and _closing(t, 0) == len(t) - 1:
+        inner = _top_level_split(t[1:-1], ",")
+        if len(inner) > 1 and all(inner):
+            return "ordered", inner
+    return None
+
+
+def _part_ok(gold: str, part: str) -> bool:
+    fast = fast_grade(gold, "boxed", part)
+    if fast is not None:
+        return fast == 1.0
+    return _grade_single(gold, "boxed", part) == 1.0
+
+
+def grade_parts(gold: str, parts: tuple[str, ...]) -> float:
+    """Several boxed parts against a gold (see the module docstring): 1.0 or 0.0."""
+    split = gold_parts(gold)
+    if split is None or len(split[1]) != len(parts):
+        return 0.0
+    how, golds = split
+    if how == "ordered":
+        return 1.0 if all(_part_ok(g, p) for g, p in zip(golds, parts, strict=True)) else 0.0
+    unused = list(parts)
+    for g in golds:
+        hit = next((i for i, p in enumerate(unused) if _part_ok(g, p)), None)
+        if hit is None:
+            return 0.0
+        unused.pop(hit)
+    return 1.0
+
+
+def _grade_single(gold: str, kind: str | None, payload: str | None) -> float | None:
     gold_parsed = parse_gold(gold)
     if not gold_parsed:
         return None
@@ -92,6 +263,19 @@ def grade(gold: str, kind: str | None, payload: str | None) -> float | None:
         return 0.0
     ok = _mv().verify(list(gold_parsed), pred, timeout_seconds=None)
     return 1.0 if ok else 0.0
+
+
+def grade(gold: str, kind: str | None, payload: Any) -> float | None:
+    """1.0 if the prediction verifies against the gold, 0.0 if not, None if the gold does not parse."""
+    gold = normalize_unicode(gold)
+    fast = fast_grade(gold, kind, payload)
+    if fast is not None:
+        return fast
+    if kind == "boxes":
+        if not parse_gold(gold):
+            return None
+        return grade_parts(gold, tuple(payload))
+    return _grade_single(gold, kind, payload)
 
 
 def extract_string(text: str) -> str | None:
@@ -111,6 +295,8 @@ def answer_string(kind: str, payload: str) -> str | None:
     """
     if kind == "boxed":
         return payload
+    if kind == "boxes":
+        return ", ".join(payload)
     if kind == "answer":
         boxed = _mv().parse("\\boxed{" + payload + "}", _pred_configs(), parsing_timeout=None)
         if boxed and not isinstance(boxed[0], str) and not _looks_like_prose(payload):

@@ -17,7 +17,12 @@ from r1cli.errors import R1Error, did_you_mean, one_of
 from r1cli.rewards.accuracy import make_accuracy_reward
 from r1cli.rewards.code import make_code_reward
 from r1cli.rewards.countdown import make_countdown_reward
-from r1cli.rewards.format import make_format_reward, make_reasoning_steps_reward, make_tag_count_reward
+from r1cli.rewards.format import (
+    make_code_format_reward,
+    make_format_reward,
+    make_reasoning_steps_reward,
+    make_tag_count_reward,
+)
 from r1cli.rewards.language import check_language_params, make_language_reward
 from r1cli.rewards.length import (
     make_cosine_reward,
@@ -59,6 +64,7 @@ ALIASES = {"acc": "accuracy"}
 REWARDS: dict[str, Callable[..., RewardFn]] = {
     "accuracy": make_accuracy_reward,
     "format": make_format_reward,
+    "code_format": make_code_format_reward,
     "tag_count": make_tag_count_reward,
     "reasoning_steps": make_reasoning_steps_reward,
     "length": make_length_reward,

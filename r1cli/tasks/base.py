@@ -16,26 +16,14 @@ MAX_DUPLICATE_DRAWS = 2000
 
 
 def extract_boxed(text: str) -> str | None:
-    """Return the content of the last ``\\boxed{...}`` in ``text`` (braces balanced), else None.
+    """The boxed final answer, by r1's one extractor (:func:`r1cli.rewards.extract.boxed_answer`).
 
-    ``"so \\boxed{(7-3)*5}."`` -> ``"(7-3)*5"``; an unclosed box (a truncated completion) -> None.
+    ``"so \\boxed{(7-3)*5}."`` -> ``"(7-3)*5"``; a completion cut off inside its last box -> None
+    (an earlier box was an intermediate result, not the answer).
     """
-    start = text.rfind(BOXED)
-    while start != -1:
-        depth = 1
-        i = start + len(BOXED)
-        while i < len(text):
-            ch = text[i]
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    return text[start + len(BOXED) : i].strip()
-            i += 1
-        # This box never closes; an earlier, complete one is still an answer.
-        start = text.rfind(BOXED, 0, start)
-    return None
+    from r1cli.rewards.extract import boxed_answer
+
+    return boxed_answer(text)
 
 
 def slip(value: int, rng: random.Random) -> int:

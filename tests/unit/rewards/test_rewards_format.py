@@ -105,3 +105,32 @@ def test_reasoning_steps_target():
     assert get_reward("reasoning_steps", target_steps=2)(["Step 1: a\nStep 2: b"]) == [1.0]
     with pytest.raises(R1Error, match="target_steps"):
         get_reward("reasoning_steps", target_steps=0)
+
+
+CODE_OK = "<think>\nplan\n</think>\n<answer>\n```python\nprint(1)\n```\n</answer>"
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "expected"),
+    [
+        (CODE_OK, {}, 1.0),
+        ("<think>\nplan\n</think>\n<answer>\nprint(1)\n</answer>", {}, 0.0),  # no fenced block
+        ("<think>\nplan\n</think>\n<answer>\n```cpp\nint x;\n```\n</answer>", {}, 0.0),  # another language
+        ("<think>\nplan\n</think>\n<answer>\n```cpp\nint x;\n```\n</answer>", {"language": "cpp"}, 1.0),
+        ("<think>\n```python\nx=1\n```\n</think>\n<answer>\n42\n</answer>", {}, 0.0),  # code only in the thought
+        ("```python\nprint(1)\n```", {}, 0.0),  # no tags
+        ("<answer>\n```python\nprint(1)\n```\n</answer>", {}, 0.0),  # no thought
+        ("<think>r</think>\n```python\nprint(1)\n```", {"style": "think"}, 1.0),
+        ("<think>r</think>\n```python\nprint(1)", {"style": "think"}, 0.0),  # the block never closes
+        ("plan\n</think>\n<answer>\n```python\nprint(1)\n```\n</answer>", {"prefilled_think": True}, 1.0),
+    ],
+)
+def test_code_format(text, kwargs, expected):
+    assert get_reward("code_format", **kwargs)([text]) == [expected]
+
+
+def test_code_format_bad_parameters():
+    with pytest.raises(R1Error, match="unknown style"):
+        get_reward("code_format", style="xml")
+    with pytest.raises(R1Error, match="fence tag"):
+        get_reward("code_format", language="py thon")

@@ -119,3 +119,14 @@ def test_overlong_validation():
         get_reward("overlong", max_len=100, cache_len=100)
     with pytest.raises(R1Error, match="completion_ids"):
         get_reward("overlong")(["text"])
+
+
+def test_repetition_in_chinese_counts_character_ngrams():
+    # "好好好好" (spaces ignored) -> characters 好好好好: 2-grams (好好) x3, 1 unique -> (1 - 1/3) * -1
+    assert get_reward("repetition", ngram_size=2, language="zh")(["好 好好好"]) == [pytest.approx(-2 / 3)]
+    # "我爱你我爱你": 3-grams 我爱你 爱你我 你我爱 我爱你 -> 3 unique of 4 -> (1 - 3/4) * -1
+    assert get_reward("repetition", ngram_size=3, language="zh")(["我爱你我爱你"]) == [pytest.approx(-0.25)]
+    # as words the same text is one word: fewer than 3 -> 0
+    assert get_reward("repetition", ngram_size=3)(["我爱你我爱你"]) == [0.0]
+    with pytest.raises(R1Error, match="unknown language 'zhh' .*did you mean 'zh'"):
+        get_reward("repetition", language="zhh")

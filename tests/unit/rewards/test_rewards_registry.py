@@ -12,6 +12,7 @@ NAMES = {
     "accuracy",
     "acc",
     "format",
+    "code_format",
     "tag_count",
     "reasoning_steps",
     "length",
@@ -88,7 +89,7 @@ def test_string_parameters_are_coerced():
 
 
 def test_reward_parameters():
-    assert reward_parameters("acc") == {"timeout_s": 5.0, "workers": None, "cache": True}
+    assert reward_parameters("acc") == {"timeout_s": 5.0, "workers": None, "cache": True, "fast": True}
 
 
 # --- combinations --------------------------------------------------------------------------------

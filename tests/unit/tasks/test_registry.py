@@ -41,7 +41,9 @@ def test_parameter_types_are_checked():
     [
         ("\\boxed{39}", "39"),
         ("a \\boxed{1} b \\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),  # last box, nested braces
-        ("\\boxed{7} then \\boxed{8", "7"),  # the unclosed last box is skipped
+        ("\\boxed{7} then \\boxed{8", None),  # cut off inside the last box: 7 was not the answer (#16)
+        ("<think>\\boxed{2}</think> so \\boxed{3}", "3"),  # the final part after </think> decides
+        ("\\boxed{１２}", "12"),  # full-width digits
         ("no box", None),
     ],
 )
