@@ -29,7 +29,7 @@ class CurateConfig(Section):
     output_dir: str = "runs/curate"
     seed: int = 0
     inputs: list[CurateInput] = Field(default_factory=list)
-    # Step names in the order they run: normalize, dedup, decontam, verify, difficulty, length.
+    # Step names in the order they run: normalize, dedup, decontam, verify, difficulty, length, pairs.
     steps: list[str] = Field(default_factory=lambda: ["normalize", "dedup", "decontam"])
     # Parameters per step, e.g. params.dedup.threshold=0.85 (checked against each step's signature).
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -55,7 +55,7 @@ class CurateConfig(Section):
         if unknown:
             raise R1Error(f"config key 'params.{unknown[0]}': '{unknown[0]}' is not among the steps "
                           f"({', '.join(self.steps)}); add it to --steps or drop its params")
-        for name in ("verify", "difficulty"):
+        for name in ("verify", "difficulty", "pairs"):
             reward = self.params.get(name, {}).get("reward")
             if isinstance(reward, str):
                 check_rewards(f"params.{name}.reward", [reward],

@@ -147,7 +147,8 @@ class GRPOSection(Section):
     # to the gradient: leave it out of the forward/backward (it still counts in the step's normalisers,
     # so the update is unchanged); the per-token stats then cover the sequences trained on
     skip_zero_advantage: bool = True
-    estimator: Literal["grpo", "rloo", "reinforce++-baseline"] = "grpo"
+    estimator: Literal["grpo", "rloo", "reinforce++-baseline", "reinforce", "reinforce-batch", "reinforce-ema"] = "grpo"
+    baseline_decay: float = Field(default=0.9, ge=0, lt=1)  # reinforce-ema: b <- d*b + (1-d)*mean(R)
     scale: Literal["group", "batch", "none"] = "group"
     adv_eps: float = Field(default=1e-6, ge=0)
     clip_low: float = Field(default=0.2, ge=0, lt=1)

@@ -13,6 +13,8 @@ is an R1Error with "did you mean"):
   cache_path (default ``<output_dir>/difficulty_samples.jsonl``), batch_size
 - ``length``: tokenizer (path or object; default: ``run_curate(tokenizer=...)``), field, min_tokens,
   max_tokens
+- ``pairs``: reward, reward_params, min_reward, select (random/shortest-longest), min_margin, seed
+  (:mod:`r1cli.curate.pairs`; reads ``r1 sample`` output; also writes ``pairs.jsonl``)
 
 Outputs in ``output_dir``: ``kept.jsonl``, ``removed.jsonl`` (each row with ``removed_by`` and
 ``reason``), ``stats.json``, ``report.md`` + ``length_<source>.png``. Resumable: step ``i``'s result
@@ -40,6 +42,7 @@ from r1cli.curate.difficulty import describe_object, difficulty_rows
 from r1cli.curate.length import length_rows
 from r1cli.curate.mix import InputSpec, input_fingerprint, load_input, mix
 from r1cli.curate.normalize import normalize_rows
+from r1cli.curate.pairs import pairs_rows
 from r1cli.curate.rows import Row, StepResult
 from r1cli.curate.verify import verify_rows
 from r1cli.errors import R1Error, did_you_mean
@@ -51,6 +54,7 @@ STEPS: dict[str, Callable[..., StepResult]] = {
     "verify": verify_rows,
     "difficulty": difficulty_rows,
     "length": length_rows,
+    "pairs": pairs_rows,
 }
 
 
@@ -191,5 +195,10 @@ def run_curate(inputs: list[InputSpec], steps: list[StepSpec], output_dir: str |
         step_stats.append(meta)
         removed_all.extend(gone)
 
-    return write_outputs(out, inputs=list(inputs), mixed=mixed, kept=rows, removed=removed_all,
-                         step_stats=step_stats, tokenizer=tokenizer, seed=seed, plots=plots)
+    result = write_outputs(out, inputs=list(inputs), mixed=mixed, kept=rows, removed=removed_all,
+                           step_stats=step_stats, tokenizer=tokenizer, seed=seed, plots=plots)
+    if any(spec.name == "pairs" for spec in steps):  # what r1 dpo reads
+        from r1cli.data.io import atomic_write_jsonl
+
+        atomic_write_jsonl(out / "pairs.jsonl", rows)
+    return result

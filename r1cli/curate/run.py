@@ -43,6 +43,7 @@ def run_curate_from_config(cfg: CurateConfig) -> dict:
     finally:
         if backend is not None:
             backend.close()
-    err.print(f"[green]wrote[/green] {cfg.output_dir}/kept.jsonl, removed.jsonl, stats.json, report.md")
+    also = ", pairs.jsonl" if "pairs" in cfg.steps else ""
+    err.print(f"[green]wrote[/green] {cfg.output_dir}/kept.jsonl, removed.jsonl, stats.json, report.md{also}")
     emit_json({"kept": stats["kept"], "removed": stats["removed"], "removed_by": stats["removed_by"]})
     return stats

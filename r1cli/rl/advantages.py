@@ -18,7 +18,7 @@ from r1cli.errors import did_you_mean, one_of
 if TYPE_CHECKING:
     import torch
 
-ESTIMATORS = ("grpo", "rloo", "reinforce++-baseline")
+ESTIMATORS = ("grpo", "rloo", "reinforce++-baseline", "reinforce", "reinforce-batch", "reinforce-ema")
 """Names accepted by ``group_advantages(estimator=...)``."""
 
 SCALES = ("group", "batch", "none")
@@ -51,8 +51,9 @@ def group_advantages(
     estimator: str = "grpo",
     scale: str = "group",
     eps: float = 1e-6,
+    baseline: float | None = None,
 ) -> torch.Tensor:
-    """Group-relative advantages, one per completion.
+    """Group-relative (or, for the REINFORCE family, batch-level) advantages, one per completion.
 
     Args:
         rewards: ``[N]`` scalar rewards, ordered group by group (``N = P · G``, ``G = group_size``).
@@ -68,9 +69,15 @@ def group_advantages(
             - ``"reinforce++-baseline"``: ``a_i = R_i − mean_g``, then whitened over the batch:
               ``A_i = (a_i − mean(a)) / (std(a) + eps)`` with the sample std over all N completions
               (per completion, not per token as verl does with token-broadcast scores).
+            - ``"reinforce"``: ``A_i = R_i`` (plain REINFORCE: the return is the advantage).
+            - ``"reinforce-batch"``: ``A_i = R_i − mean(R)`` over the whole batch.
+            - ``"reinforce-ema"``: ``A_i = R_i − b`` with ``b = baseline``, a moving average of past
+              batch means kept by the caller (:func:`ema_baseline`); ``baseline=None`` (the first
+              step, no history yet) uses this batch's mean.
         scale: ``"group"`` (default), ``"batch"`` or ``"none"``; only ``grpo`` has a std scale, so
             other estimators reject anything but the default.
         eps: added to the std in the denominator.
+        baseline: the moving-average baseline of ``"reinforce-ema"`` (ignored by the others).
 
     Returns:
         ``[N]`` advantages, same dtype as ``rewards`` (float32 for non-float input).
@@ -131,6 +138,12 @@ def group_advantages(
             "estimator='rloo' needs group_size >= 2 (the leave-one-out baseline averages G - 1 others)"
         )
 
+    if estimator == "reinforce":
+        return r.clone()
+    if estimator in ("reinforce-batch", "reinforce-ema"):
+        b = r.mean() if estimator == "reinforce-batch" or baseline is None else torch.as_tensor(baseline, dtype=r.dtype)
+        return r - b.to(r.device)
+
     g = r.view(-1, group_size)  # [P, G]
     mean_g = g.mean(dim=1, keepdim=True)  # [P, 1]
     centered = g - mean_g  # [P, G]
@@ -161,3 +174,17 @@ def group_advantages(
         const = torch.full_like(a, all_zero, dtype=torch.bool)
         adv = _divide(a_centered, std_a.expand_as(a), const, eps)
     return adv.reshape(-1)
+
+
+def ema_baseline(previous: float | None, rewards: torch.Tensor | Sequence[float], decay: float = 0.9) -> float:
+    """The next moving-average baseline: ``decay · previous + (1 − decay) · mean(rewards)``; the batch
+    mean itself when there is no previous value. Called after the advantages of a step are computed."""
+    import torch
+
+    if not 0.0 <= decay < 1.0:
+        raise ValueError(f"baseline decay must be in [0, 1), got {decay}")
+    r = torch.as_tensor(rewards, dtype=torch.float64)
+    if r.numel() == 0:
+        return previous if previous is not None else 0.0
+    mean = float(r.mean())
+    return mean if previous is None else decay * float(previous) + (1.0 - decay) * mean

@@ -244,7 +244,14 @@ class GRPOTrainer:
             penalty = g.beta * k1.sum(-1)  # [N] sequence-summed k1
             r = r - penalty
             extra["kl_reward_penalty"] = float(penalty.mean())
-        adv = group_advantages(r, size, estimator=g.estimator, scale=g.scale, eps=g.adv_eps) if r.numel() else r
+        adv = group_advantages(r, size, estimator=g.estimator, scale=g.scale, eps=g.adv_eps,
+                               baseline=self._baseline) if r.numel() else r
+        if g.estimator == "reinforce-ema" and r.numel():
+            from r1cli.rl import ema_baseline
+
+            mean = self.ctx.all_reduce_sum(float(r.sum())) / max(self.ctx.all_reduce_sum(float(r.numel())), 1.0)
+            self._baseline = ema_baseline(self._baseline, [mean], g.baseline_decay)
+            extra["baseline"] = self._baseline
         keep = torch.tensor(judged, dtype=torch.bool, device=dev)
         if g.mask_truncated_completions:
             trunc = [c.finish_reason == "length" for grp in groups for c in grp.completions]
@@ -289,6 +296,7 @@ class GRPOTrainer:
             self.step = state["step"]
             self.sampler.load_state_dict(state["sampler"])
             self._load_ref(state.get("ref_step"))
+            self._baseline = state.get("baseline")
             self.weights_dirty = True
             if ctx.is_main:
                 err.print(f"[green]resumed[/green] from {resume} at step {self.step}")
@@ -339,7 +347,8 @@ class GRPOTrainer:
                 last = record
                 if t.save_steps and (self.step % t.save_steps == 0 or self.step == t.max_steps):
                     self.engine.save(cfg.output_dir, self.step, self.tokenizer,
-                                     {"sampler": self.sampler.state_dict(), "ref_step": self._ref_step},
+                                     {"sampler": self.sampler.state_dict(), "ref_step": self._ref_step,
+                                      "baseline": self._baseline},
                                      to_yaml(cfg), t.save_total_limit)
         state_dict = self.engine.final_state_dict()
         if ctx.is_main:
@@ -354,6 +363,7 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------------------------- helpers
     _ref_step: int | None = None
+    _baseline: float | None = None  # reinforce-ema's moving average of batch rewards (checkpointed)
 
     def _reset_ref(self) -> None:
         """R1-Zero: the reference becomes the current policy (kept on disk for exact resume)."""

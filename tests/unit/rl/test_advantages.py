@@ -119,3 +119,25 @@ def test_dtype_kept_and_int_input():
 def test_invalid_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         group_advantages(**kwargs)
+
+
+def test_reinforce_family_by_hand():
+    r = torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0, 1.0])  # two groups of 3; batch mean 4/6
+    assert group_advantages(r, 3, estimator="reinforce").tolist() == r.tolist()  # the return itself
+    assert group_advantages(r, 3, estimator="reinforce-batch").tolist() == pytest.approx(
+        [1 / 3, -2 / 3, -2 / 3, 1 / 3, 1 / 3, 1 / 3])  # the constant group keeps a signal: the baseline is the batch's
+    assert group_advantages(r, 3, estimator="reinforce-ema", baseline=0.25).tolist() == pytest.approx(
+        [0.75, -0.25, -0.25, 0.75, 0.75, 0.75])
+    # no history yet: the batch mean
+    assert group_advantages(r, 3, estimator="reinforce-ema").tolist() == pytest.approx(
+        group_advantages(r, 3, estimator="reinforce-batch").tolist())
+
+
+def test_ema_baseline_by_hand():
+    from r1cli.rl import ema_baseline
+
+    assert ema_baseline(None, [1.0, 0.0]) == pytest.approx(0.5)  # first step: the batch mean
+    assert ema_baseline(0.5, [1.0, 1.0], decay=0.9) == pytest.approx(0.9 * 0.5 + 0.1 * 1.0)
+    assert ema_baseline(0.5, [], decay=0.9) == 0.5
+    with pytest.raises(ValueError, match="decay"):
+        ema_baseline(0.5, [1.0], decay=1.0)

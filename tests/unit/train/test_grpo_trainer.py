@@ -101,6 +101,8 @@ def test_default_run_writes_model_metrics_and_changes_weights(run, world):
     ["grpo.estimator=rloo", "grpo.ratio_level=sequence", "grpo.dual_clip=3.0"],
     ["grpo.dynamic_sampling=true", "grpo.dynamic_sampling_max_rounds=2", "grpo.mask_truncated_completions=true"],
     ["grpo.importance_sampling=token", "grpo.importance_sampling_mode=mask", "data.curriculum=none"],
+    ["grpo.estimator=reinforce"],
+    ["grpo.estimator=reinforce-batch"],
 ])
 def test_options_run_a_step(run, sets):
     last, out = run("opt", *sets, "train.max_steps=1")
@@ -116,11 +118,12 @@ def test_ref_reset_and_eval_curve(run, world):
     assert [r["step"] for r in rows if "eval_accuracy" in r] == [0, 1, 2]
 
 
-def test_resume_is_exact(run):
-    _, straight = run("straight", "train.max_steps=3")
+@pytest.mark.parametrize("algo", [[], ["grpo.estimator=reinforce-ema", "grpo.baseline_decay=0.5"]])
+def test_resume_is_exact(run, algo):
+    _, straight = run("straight", "train.max_steps=3", *algo)
     with pytest.raises(KeyboardInterrupt):
-        run("resumed", "train.max_steps=3", "train.save_steps=2", crash_at=2)
-    _, resumed = run("resumed", "train.max_steps=3", "train.save_steps=2", "resume=latest")
+        run("resumed", "train.max_steps=3", "train.save_steps=2", *algo, crash_at=2)
+    _, resumed = run("resumed", "train.max_steps=3", "train.save_steps=2", "resume=latest", *algo)
     a, b = _weights(straight), _weights(resumed)
     for k in a:
         assert torch.equal(a[k], b[k]), k
@@ -128,6 +131,10 @@ def test_resume_is_exact(run):
     assert [r["step"] for r in rb] == [1, 2, 3]
     for key in ("loss", "reward_mean", "grad_norm", "completion_length_mean"):
         assert ra[-1][key] == rb[-1][key], key
+    if algo:  # the moving-average baseline came back from the checkpoint
+        assert ra[-1]["baseline"] == rb[-1]["baseline"]
+        b1, b2, b3 = (r["baseline"] for r in ra)
+        assert b2 == pytest.approx(0.5 * b1 + 0.5 * ra[1]["reward_mean"])
 
 
 def test_errors_are_one_line(run, world, tmp_path):
