@@ -25,25 +25,11 @@ from r1cli.config.distill import DistillConfig
 from r1cli.distill.derive import Rewarder, derive, mix_in
 from r1cli.distill.filters import FilterSettings
 from r1cli.errors import R1Error
+from r1cli.generation.prompts import fill_template  # noqa: F401  (re-exported)
 
 RAW_LOG = "samples.jsonl"
 SFT_FILE = "sft.jsonl"
 STATS_FILE = "stats.json"
-
-
-def fill_template(template: str, record: dict) -> str:
-    """``template`` filled with ``record``'s columns; a missing column or stray brace is an R1Error."""
-    from r1cli.errors import did_you_mean
-
-    try:
-        return template.format_map(record)
-    except KeyError as e:
-        name = str(e.args[0])
-        raise R1Error(f"data.prompt_template uses '{{{name}}}' but problem '{record.get('id')}' has no column "
-                      f"'{name}'{did_you_mean(name, list(record))}; columns: {', '.join(sorted(record))}") from None
-    except (IndexError, ValueError) as e:
-        raise R1Error(f"data.prompt_template is not a valid format string ({e}); write literal braces as "
-                      "{{ and }}") from None
 
 
 def params_dict(cfg: DistillConfig) -> dict[str, Any]:

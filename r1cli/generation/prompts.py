@@ -14,10 +14,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from r1cli.errors import R1Error
+from r1cli.errors import R1Error, did_you_mean
 from r1cli.generation.base import Message, Prompt
 
 THINK_PREFILL = "<think>\n"
+
+
+def fill_template(template: str, record: dict) -> str:
+    """``template`` with ``{column}`` fields taken from ``record`` (``str.format_map``: literal braces are
+    written ``{{`` ``}}``); a missing column or a stray brace is an R1Error naming it.
+
+    The prompt filler of ``r1 grpo``, ``r1 distill`` and ``r1 dpo``.
+    """
+    try:
+        return template.format_map(record)
+    except KeyError as e:
+        name = str(e.args[0])
+        raise R1Error(f"data.prompt_template uses '{{{name}}}' but record {record.get('id')!r} has no column "
+                      f"'{name}'{did_you_mean(name, list(record))}; columns: {', '.join(sorted(record))}") from None
+    except (IndexError, ValueError) as e:
+        raise R1Error(f"data.prompt_template is not a valid format string ({e}); write literal braces as "
+                      "{{ and }}") from None
 
 
 def to_messages(prompt: Prompt, system_prompt: str | None = None) -> list[Message]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from r1cli.errors import R1Error, did_you_mean
+from r1cli.generation.prompts import fill_template  # noqa: F401  (re-exported)
 
 CORRECTNESS_DEFAULTS = ("accuracy", "acc", "countdown", "code")
 
@@ -93,19 +94,6 @@ class PromptSampler:
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.pos, self._perm = int(state["epoch"]), int(state["pos"]), None
-
-
-def fill_template(template: str, record: dict) -> str:
-    """``template`` with ``{column}`` fields taken from ``record``; a missing column is an R1Error."""
-    try:
-        return template.format_map(record)
-    except KeyError as e:
-        name = str(e.args[0])
-        raise R1Error(f"data.prompt_template uses '{{{name}}}' but record {record.get('id')!r} has no column "
-                      f"'{name}'{did_you_mean(name, list(record))}; columns: {', '.join(sorted(record))}") from None
-    except (IndexError, ValueError) as e:
-        raise R1Error(f"data.prompt_template is not a valid format string ({e}); write literal braces as "
-                      "{{ and }}") from None
 
 
 def render_prompt_text(record: dict, *, template: str, chat: bool, tokenizer: Any = None,
