@@ -13,6 +13,7 @@ from r1cli import __version__
 from r1cli.commands import curate as curate_cmd
 from r1cli.commands import data, demo, init_model, presets, slurm
 from r1cli.commands import distill as distill_cmd
+from r1cli.commands import dpo as dpo_cmd
 from r1cli.commands import eval as eval_cmd
 from r1cli.commands import grpo as grpo_cmd
 from r1cli.commands import pipeline as pipeline_cmd
@@ -67,6 +68,7 @@ app = typer.Typer(
 app.command("curate", help="Build reasoning data: mix, dedup, decontaminate, verify, filter by difficulty.")(curate_cmd.curate)
 app.command("distill", help="A teacher writes chains of thought; keep only verified ones as SFT data.")(distill_cmd.distill)
 app.command("sft", help="Supervised fine-tuning on chains of thought (packing, long context).")(sft_cmd.sft)
+app.command("dpo", help="Preference optimisation on verified pairs: DPO, IPO, length-normalised, NCA.")(dpo_cmd.dpo)
 app.command("grpo", help="RL from verifiable rewards: GRPO, DAPO, Dr. GRPO, RLOO.")(grpo_cmd.grpo)
 app.command("sample", help="Draw N completions per prompt into a resumable samples.jsonl.")(sample_cmd.sample)
 app.command("eval")(eval_cmd.eval_)  # help: the docstring, with examples

@@ -48,13 +48,18 @@ def _samples_of(row: Row) -> list[dict]:
     return samples
 
 
+def check_pairs_params(select: str = "random", min_margin: int | None = None, **_: Any) -> None:
+    """The values the step checks before any row is read (config time)."""
+    check_choice("pairs", "select", select, SELECTIONS)
+    if min_margin is not None and (not isinstance(min_margin, int) or isinstance(min_margin, bool) or min_margin < 0):
+        raise R1Error(f"pairs.min_margin must be a whole number >= 0, got {min_margin!r}")
+
+
 def pairs_rows(rows: list[Row], *, reward: Any = "accuracy", reward_params: dict[str, Any] | None = None,
                min_reward: float = 1.0, select: str = "random", min_margin: int | None = None,
                seed: int = 0) -> StepResult:
     """Grade every sample and turn each row into one (chosen, rejected) pair (module docstring)."""
-    check_choice("pairs", "select", select, SELECTIONS)
-    if min_margin is not None and min_margin < 0:
-        raise R1Error(f"pairs.min_margin must be >= 0, got {min_margin}")
+    check_pairs_params(select, min_margin)
     fn = resolve_reward(reward, reward_params)
     graded = [(i, j) for i, row in enumerate(rows) if str(row.get("answer") or "").strip()
               for j in range(len(_samples_of(row)))]

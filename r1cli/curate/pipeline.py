@@ -42,7 +42,7 @@ from r1cli.curate.difficulty import describe_object, difficulty_rows
 from r1cli.curate.length import length_rows
 from r1cli.curate.mix import InputSpec, input_fingerprint, load_input, mix
 from r1cli.curate.normalize import normalize_rows
-from r1cli.curate.pairs import pairs_rows
+from r1cli.curate.pairs import check_pairs_params, pairs_rows
 from r1cli.curate.rows import Row, StepResult
 from r1cli.curate.verify import verify_rows
 from r1cli.errors import R1Error, did_you_mean
@@ -84,6 +84,8 @@ def check_step(spec: StepSpec) -> Callable[..., StepResult]:
         if key not in allowed:
             raise R1Error(f"curate: step '{spec.name}' has no parameter '{key}'{did_you_mean(key, allowed)}; "
                           f"parameters are: {', '.join(allowed)}")
+    if spec.name == "pairs":
+        check_pairs_params(**spec.params)
     return fn
 
 

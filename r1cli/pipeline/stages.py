@@ -2,7 +2,7 @@
 
 A stage of kind ``K`` is the command ``r1 K`` with its own config section: the same pydantic schema,
 the same presets (``preset: tiny`` in the stage) and the same engine entry point, called in-process.
-Adding a kind (``dpo`` when it lands) is one :class:`StageKind` in :data:`KINDS`.
+Adding a kind is one :class:`StageKind` in :data:`KINDS`.
 
 Two kinds only make things the tiny world needs and have small schemas of their own here: ``data``
 (``r1 data make``) and ``init-model`` (``r1 init-model``).
@@ -79,6 +79,12 @@ def _run_grpo(cfg: Any) -> dict:
     return run_grpo(resolve_rollout_backend(cfg)) or {}
 
 
+def _run_dpo(cfg: Any) -> dict:
+    from r1cli.train.dpo import run_dpo
+
+    return run_dpo(cfg)
+
+
 def _run_sample(cfg: Any) -> dict:
     from r1cli.generation.run import check_sample_config, run_sample
 
@@ -138,6 +144,8 @@ KINDS: dict[str, StageKind] = {k.name: k for k in (
     StageKind("sft", _schema("r1cli.config.sft", "SFTConfig"), _run_sft, output="final", shorthands=_MODEL_DATA,
               model_output=True, resume=True, train=True),
     StageKind("grpo", _schema("r1cli.config.grpo", "GRPOConfig"), _run_grpo, output="final",
+              shorthands=_MODEL_DATA, model_output=True, resume=True, train=True),
+    StageKind("dpo", _schema("r1cli.config.dpo", "DPOConfig"), _run_dpo, output="final",
               shorthands=_MODEL_DATA, model_output=True, resume=True, train=True),
     StageKind("sample", _schema("r1cli.config.sample", "SampleConfig"), _run_sample, shorthands=_MODEL_DATA),
     StageKind("distill", _schema("r1cli.config.distill", "DistillConfig"), _run_distill,

@@ -142,17 +142,30 @@ _STATEMENT = re.compile(r"(?:final\s+answer|the\s+answer)\s*(?:\*\*)?\s*(?:is\b\
                         re.IGNORECASE)
 
 
+_SENTENCE_END = re.compile(r"\.(?=\s|$)|[;!?]|,\s+(?=[A-Za-z])")
+_MATH_SPANS = (("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+MAX_STATEMENT_CHARS = 80
+
+
 def final_statement(text: str) -> str | None:
     """The payload of the last final-answer statement in ``text`` ("the final answer is 12." -> ``"12"``),
-    or None. The payload must hold a digit or LaTeX (``\\``): "the answer is below" states nothing."""
+    or None. The payload is the math span right after the phrase (``$…$``, ``\\(…\\)``, ``\\[…\\]``),
+    else the words up to the end of the sentence; it must hold a digit or LaTeX (``\\``) and be at most
+    :data:`MAX_STATEMENT_CHARS` characters: "the answer is below" and a paragraph of prose state nothing."""
     matches = list(_STATEMENT.finditer(text))
     if not matches:
         return None
     payload = matches[-1].group(1).strip().strip("*").strip()
+    for open_, close in _MATH_SPANS:
+        end = payload.find(close, len(open_)) if payload.startswith(open_) else -1
+        if end != -1:
+            payload = payload[len(open_):end].strip()
+            break
+    else:
+        cut = _SENTENCE_END.search(payload)
+        payload = payload[:cut.start()] if cut else payload
     payload = re.sub(r"[\s.;,!]+$", "", payload)
-    if payload.startswith("$") and payload.endswith("$") and len(payload) > 1:
-        payload = payload.strip("$").strip()
-    if not payload or not re.search(r"[0-9\\]", payload):
+    if not payload or len(payload) > MAX_STATEMENT_CHARS or not re.search(r"[0-9\\]", payload):
         return None
     return payload
 

@@ -52,7 +52,7 @@ def gold_sources(gold: str) -> list[str]:
 
     ``"3\\sqrt{13}"`` -> ``["$\\boxed{3\\sqrt{13}}$"]``; ``"$x$"`` -> ``["$x$", "$\\boxed{x}$"]``.
     """
-    g = gold.strip()
+    g = latex_fixups(gold.strip())
     if not g:
         return []
     wrapped = "$\\boxed{" + _STRAY_DOLLAR.sub("", g).strip() + "}$"
@@ -78,10 +78,34 @@ def _pred_configs() -> list:
     return [mv.LatexExtractionConfig(boxed_match_priority=0), mv.ExprExtractionConfig()]
 
 
+# Sentence punctuation written inside a math span just before it closes ("$\\frac{1}{3}.$", "\\[x=2,\\]"):
+# math-verify 0.9 then reads a fragment ("$2^{10}.$" as 2) or nothing; the punctuation is dropped first.
+_PUNCT_BEFORE_CLOSE = re.compile(r"\s*[.,;]\s*(\$\$|\$|\\\]|\\\))(?=\s|$|[.,;:!?)])")
+
+
+def strip_math_punctuation(text: str) -> str:
+    """``"The answer is $\\frac{1}{3}.$"`` -> ``"The answer is $\\frac{1}{3}$"`` (closing delimiters only)."""
+    return _PUNCT_BEFORE_CLOSE.sub(r"\1", text)
+
+
+_UPRIGHT_E = re.compile(r"\\(?:mathrm|operatorname|text)\s*\{\s*e\s*\}")
+
+
+def latex_fixups(text: str) -> str:
+    """Spellings math-verify 0.9 stops parsing at, rewritten to ones it reads: an upright Euler number
+    ``\\mathrm{e}`` (it read ``1 - \\frac{1}{\\mathrm{e}}`` as 1) becomes ``e``."""
+    return _UPRIGHT_E.sub("e", text) if "{" in text else text
+
+
 def parse_prediction(kind: str | None, payload: str | None) -> list:
     """Parsed candidates for a prediction located by :func:`r1cli.rewards.extract.split_answer`."""
     if kind is None or payload is None:
         return []
+    if kind == "boxes":  # only reached through grade_parts, part by part
+        raise ValueError("parse_prediction takes one part at a time")
+    payload = latex_fixups(payload)
+    if kind in ("answer", "text"):
+        payload = strip_math_punctuation(payload)
     mv = _mv()
     if kind == "boxed":
         return list(mv.parse("\\boxed{" + payload + "}", _pred_configs(), parsing_timeout=None))
@@ -207,7 +231,12 @@ def gold_parts(gold: str) -> tuple[str, list[str]] | None:
     ``"1, 2"`` / ``"\\{1,2\\}"`` / ``"-2 and 1"`` / ``"(-\\infty,0)\\cup(1,\\infty)"`` -> set;
     ``"(1, 2)"`` (a tuple or ordered pair) -> ordered; ``"1,234"`` (thousands) and ``"7"`` -> None.
     """
-    t = _strip_env(normalize_unicode(gold))
+    t = normalize_unicode(gold)
+    if "\\boxed" in t:  # a gold written as a worked solution: its (last) boxed answer is the gold
+        from r1cli.rewards.extract import last_boxed
+
+        t = last_boxed(t) or t
+    t = _strip_env(t)
     if not t or _THOUSANDS.match(t):
         return None
     if t.startswith("\\{") and t.endswith("\\}"):

@@ -10,7 +10,9 @@ lengths ``[B]`` that IPO and the normalised variant divide by. With the log-rati
 - ``ipo`` (Azar et al. 2023): ``(c/|y_w| − r/|y_l| − 1/(2β))²``, the log-ratios averaged per token
   (the form the IPO authors' results correspond to, and TRL's);
 - ``sigmoid-norm``: ``−log σ(β·(c/|y_w| − r/|y_l|))``, DPO on per-token averages, so a long
-  rejected chain is not favoured for its length alone.
+  rejected chain is not favoured for its length alone;
+- ``nca`` (noise-contrastive alignment, Chen et al. 2024; Light-R1's DPO stage):
+  ``−log σ(β·c) − ½·log σ(−β·c) − ½·log σ(−β·r)``.
 
 The implicit rewards ``β·c`` and ``β·r`` are returned for logging (reward accuracy and margin).
 """
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-DPO_LOSSES = ("sigmoid", "ipo", "sigmoid-norm")
+DPO_LOSSES = ("sigmoid", "ipo", "sigmoid-norm", "nca")
 
 
 def dpo_loss(
@@ -63,6 +65,8 @@ def dpo_loss(
         delta = c - r
     if loss_type == "ipo":
         losses = (delta - 1.0 / (2.0 * beta)) ** 2
+    elif loss_type == "nca":
+        losses = -F.logsigmoid(beta * c) - 0.5 * F.logsigmoid(-beta * c) - 0.5 * F.logsigmoid(-beta * r)
     else:
         losses = -(1.0 - label_smoothing) * F.logsigmoid(beta * delta) - label_smoothing * F.logsigmoid(-beta * delta)
     with torch.no_grad():

@@ -63,6 +63,10 @@ BAD_FILES = {  # the bad files the table's rows name (bad/<name>)
     "samples-int-text.jsonl": b'{"id": "p0", "problem": "What is 1 + 1?", "answer": "2", '
                               b'"samples": [{"text": 4, "finish_reason": "stop"}]}\n',
     "latin1.yaml": b"train:\n  seed: 1\n# caf\xe9\n",
+    "pairs-same.jsonl": b'{"id": "p0", "problem": "1+1?", "chosen": "\\\\boxed{2}", "rejected": "\\\\boxed{3}"}\n'
+                        b'{"id": "p1", "problem": "2+2?", "chosen": "\\\\boxed{4}", "rejected": "\\\\boxed{4}"}\n',
+    "pairs-chosn.jsonl": b'{"id": "p0", "problem": "1+1?", "chosn": "\\\\boxed{2}", "rejected": "\\\\boxed{3}"}\n',
+    "pairs-int.jsonl": b'{"id": "p0", "problem": "1+1?", "chosen": 2, "rejected": "\\\\boxed{3}"}\n',
 }
 
 _HOLD = ("import sys, time\nfrom r1cli.data.rundir import claim_output_dir\n"

@@ -216,3 +216,35 @@ def test_fast_path_gives_math_verify_verdicts():
     slow = get_reward("accuracy", workers=1, cache=False, fast=False)(texts, answer=golds)
     assert fast == slow
     assert fast.count(1.0) == 14 and fast.count(0.0) == 3
+
+
+def test_a_statement_is_its_math_span_or_its_sentence():
+    assert final_statement("so the final answer is $-3$, as shown above") == "-3"
+    assert final_statement("The answer is 12. Then we check it again twice.") == "12"
+    assert final_statement("The answer is 3.5 exactly.") == "3.5 exactly"
+    long = "The answer is " + "we add the two numbers and keep going with more words " * 3 + "7."
+    assert final_statement(long) is None  # a paragraph of prose is not a final-answer statement
+    assert split_answer("\\boxed{16386.20} The answer is that the sum, " + "which is large, " * 10 + "t.") == (
+        "boxed", "16386.20")
+
+
+def test_a_gold_written_as_a_solution_splits_at_its_box():
+    gold = "We factor: (x-1)(x+2) = 0, so x = 1, or x = -2. Hence $\\boxed{1,-2}$."
+    assert gold_parts(gold) == ("set", ["1", "-2"])
+    assert acc(gold, "\\boxed{-2} and \\boxed{1}") == 1.0
+
+
+@pytest.mark.parametrize(("gold", "text", "expected"), [
+    ("$\\frac{1}{3}$", "The answer is $\\frac{1}{3}.$", 1.0),  # a full stop inside the math
+    ("$\\frac{1}{3}$", "\\[\\frac{1}{3},\\]", 1.0),
+    ("$(1,2)$", "so $(1,2).$", 1.0),
+    ("$2$", "$2^{10}.$", 0.0),  # math-verify alone reads this as 2
+    ("$1$", "The answer is $1/3.$", 0.0),
+])
+def test_sentence_punctuation_inside_unboxed_math(gold, text, expected):
+    assert acc(gold, text) == expected
+
+
+def test_upright_e_is_eulers_number():
+    assert acc("$1 - \\frac{1}{\\mathrm{e}}$", "\\boxed{1 + \\frac{1}{\\mathrm{e}}}") == 0.0  # math-verify alone: 1 = 1
+    assert acc("$1 - \\frac{1}{\\mathrm{e}}$", "\\boxed{1 - \\frac{1}{e}}") == 1.0

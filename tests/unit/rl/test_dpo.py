@@ -46,6 +46,12 @@ def test_length_normalised_by_hand():
     assert losses.tolist() == pytest.approx([-logsig(2.0 * 0.375), -logsig(2.0 * -1.0)])
 
 
+def test_nca_by_hand():
+    # pair 0: βc = 0.3·1, βr = 0.3·(-1)
+    losses, _ = dpo_loss(PC, PR, RC, RR, beta=0.3, loss_type="nca")
+    assert float(losses[0]) == pytest.approx(-logsig(0.3) - 0.5 * logsig(-0.3) - 0.5 * logsig(0.3))
+
+
 def test_gradient_pushes_chosen_up_and_rejected_down():
     pc, pr = PC.clone().requires_grad_(), PR.clone().requires_grad_()
     losses, _ = dpo_loss(pc, pr, RC, RR, beta=0.1)

@@ -1,0 +1,55 @@
+"""Config of `r1 dpo`: the policy (shared model section), the frozen reference, the pairs, the loss and
+the training loop (the same section as `r1 sft`).
+
+Every key is used by :func:`r1cli.train.dpo.run_dpo`. One unit of the data plan is one pair (its
+chosen and its rejected completion), so the global batch is ``per_device_batch_size *
+gradient_accumulation_steps * world_size`` pairs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from r1cli.config.core import Section
+from r1cli.config.sections import ModelSection
+from r1cli.config.sft import SFTTrainSection
+
+
+class DPODataSection(Section):
+    """Preference pairs (``pairs.jsonl`` from ``r1 curate --steps pairs``) and how prompts are built."""
+
+    path: str | None = None
+    split: str = "train"
+    prompt_field: str = "problem"
+    chosen_field: str = "chosen"
+    rejected_field: str = "rejected"
+    # the user turn: filled from the record's columns ({problem}); literal braces as {{ }}
+    prompt_template: str = "{problem}"
+    chat_template: bool = True  # False: the filled template is the raw prompt text
+    system_prompt: str | None = None
+    limit: int | None = Field(default=None, gt=0)
+    max_length: int = Field(default=4096, gt=1)  # prompt + completion tokens; longer ones are cut
+    shuffle: bool = True
+
+
+class DPOSection(Section):
+    """The preference loss (:func:`r1cli.rl.dpo.dpo_loss`)."""
+
+    beta: float = Field(default=0.1, gt=0)
+    loss: Literal["sigmoid", "ipo", "sigmoid-norm", "nca"] = "sigmoid"
+    label_smoothing: float = Field(default=0.0, ge=0, lt=0.5)
+
+
+class DPOConfig(Section):
+    """Top-level config of `r1 dpo`."""
+
+    output_dir: str = "runs/dpo"
+    model: ModelSection = Field(default_factory=ModelSection)
+    # the frozen reference policy; default: the model being trained, as it is before step 1
+    ref_model: str | None = None
+    data: DPODataSection = Field(default_factory=DPODataSection)
+    dpo: DPOSection = Field(default_factory=DPOSection)
+    train: SFTTrainSection = Field(default_factory=SFTTrainSection)
+    resume: str | None = None

@@ -1,0 +1,128 @@
+"""`r1 dpo`'s trainer on a very small random model: the first loss is log 2 (policy = reference), the
+reference log-probs are cached and reused, the policy moves toward the chosen completions, resume is
+exact, and bad pair files fail with file:line."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from r1cli.config.core import resolve_config  # noqa: E402
+from r1cli.config.dpo import DPOConfig  # noqa: E402
+from r1cli.errors import R1Error  # noqa: E402
+from r1cli.train import dpo as dpo_mod  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from r1cli.models.tiny import init_tiny
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("dpo-world")
+    model = init_tiny(root / "model", hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
+                      intermediate_size=64, max_position_embeddings=256)
+    pairs = [{"id": f"p{i}", "problem": f"What is {i} + {i}?", "chosen": f"<think>\n{i}+{i}={2 * i}\n</think>\n\\boxed{{{2 * i}}}",
+              "rejected": f"<think>\n{i}+{i}={2 * i + 1}\n</think>\n\\boxed{{{2 * i + 1}}}"} for i in range(12)]
+    data = root / "pairs.jsonl"
+    data.write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    return {"model": str(model), "data": str(data)}
+
+
+def config(world, out, *sets):
+    return resolve_config(DPOConfig, command="dpo", sets=[
+        f"model.path={world['model']}", f"data.path={world['data']}", f"output_dir={out}", "train.max_steps=4",
+        "train.per_device_batch_size=2", "train.gradient_accumulation_steps=2", "train.learning_rate=5e-3",
+        "train.lr_scheduler=constant", "train.device=cpu", "train.logging_steps=1", *sets])
+
+
+def metrics(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_trains_toward_the_chosen_completions(world, tmp_path):
+    summary = dpo_mod.run_dpo(config(world, tmp_path / "a"))
+    rows = metrics(tmp_path / "a")
+    assert rows[0]["loss"] == pytest.approx(math.log(2), abs=1e-5)  # step 1: policy == reference
+    assert rows[0]["reward_margin"] == pytest.approx(0.0, abs=1e-5)
+    assert rows[-1]["loss"] < rows[0]["loss"] and rows[-1]["reward_margin"] > 0
+    assert summary["pairs"] == 12 and (tmp_path / "a" / "final" / "config.json").is_file()
+    cache = json.loads((tmp_path / "a" / dpo_mod.REF_CACHE).read_text())
+    assert len(cache["logps"]) == 12
+    # a rerun of the finished run changes nothing
+    again = dpo_mod.run_dpo(config(world, tmp_path / "a"))
+    assert again["already_finished"] is True
+
+
+def test_micro_batching_does_not_change_the_update(world, tmp_path):
+    from r1cli.train.checkpoint import read_weights
+
+    dpo_mod.run_dpo(config(world, tmp_path / "a"))
+    dpo_mod.run_dpo(config(world, tmp_path / "b", "train.per_device_batch_size=4", "train.gradient_accumulation_steps=1"))
+    a, b = read_weights(tmp_path / "a" / "final"), read_weights(tmp_path / "b" / "final")
+    assert all(torch.allclose(a[k], b[k], atol=1e-5, rtol=0) for k in a)  # float rounding of the sums only
+
+
+@pytest.mark.parametrize("loss", ["ipo", "sigmoid-norm", "nca"])
+def test_other_losses_run(world, tmp_path, loss):
+    dpo_mod.run_dpo(config(world, tmp_path / loss, f"dpo.loss={loss}", "train.max_steps=2"))
+    assert all(math.isfinite(r["loss"]) for r in metrics(tmp_path / loss))
+
+
+def test_resume_is_exact_and_reuses_the_reference_cache(world, tmp_path, monkeypatch):
+    from r1cli.train.checkpoint import read_weights
+
+    dpo_mod.run_dpo(config(world, tmp_path / "straight"))
+    original, calls = dpo_mod.sequence_logps, {"n": 0}
+
+    def dying(*args, **kwargs):  # "kill" the run inside step 3 (after checkpoint 2)
+        calls["n"] += 1
+        if calls["n"] > 6 + 2 * 2:  # 6 reference micro-batches, then 2 per step
+            raise KeyboardInterrupt("simulated kill")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(dpo_mod, "sequence_logps", dying)
+    with pytest.raises(KeyboardInterrupt):
+        dpo_mod.run_dpo(config(world, tmp_path / "cut", "train.save_steps=2"))
+    monkeypatch.setattr(dpo_mod, "sequence_logps", original)
+    cache_before = (tmp_path / "cut" / dpo_mod.REF_CACHE).read_text()
+
+    counted = {"n": 0}
+
+    def counting(*args, **kwargs):
+        counted["n"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(dpo_mod, "sequence_logps", counting)
+    dpo_mod.run_dpo(config(world, tmp_path / "cut", "train.save_steps=2", "resume=latest"))
+    assert counted["n"] == 2 * 2  # steps 3 and 4 only: the reference log-probs came from the cache
+    assert (tmp_path / "cut" / dpo_mod.REF_CACHE).read_text() == cache_before
+    a, b = read_weights(tmp_path / "straight" / "final"), read_weights(tmp_path / "cut" / "final")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["loss"] for r in metrics(tmp_path / "straight")][-1] == [r["loss"] for r in metrics(tmp_path / "cut")][-1]
+
+
+def test_reference_cache_is_keyed_by_data(world, tmp_path):
+    dpo_mod.run_dpo(config(world, tmp_path / "a", "train.max_steps=1"))
+    key = json.loads((tmp_path / "a" / dpo_mod.REF_CACHE).read_text())["key"]
+    dpo_mod.run_dpo(config(world, tmp_path / "b", "train.max_steps=1", "data.limit=6"))
+    other = json.loads((tmp_path / "b" / dpo_mod.REF_CACHE).read_text())
+    assert other["key"] != key and len(other["logps"]) == 6
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('{"id": "a", "problem": "p", "chosen": "x", "rejected": "x"}', r"pairs.jsonl:1: chosen and rejected are the same"),
+    ('{"id": "a", "problem": "p", "chosn": "x", "rejected": "y"}', r"pairs.jsonl:1: no field 'chosen' \(did you mean 'chosn'\?\)"),
+    ('{"id": "a", "problem": "p", "chosen": ["x"], "rejected": "y"}', r"pairs.jsonl:1: field 'chosen' must be a string, got list"),
+    ('{"id": "a", "question": "p", "chosen": "x", "rejected": "y"}', r"no field 'problem'"),
+])
+def test_bad_pairs_name_file_and_line(world, tmp_path, content, message):
+    bad = tmp_path / "pairs.jsonl"
+    bad.write_text(content + "\n")
+    cfg = config(world, tmp_path / "out", f"data.path={bad}")
+    with pytest.raises(R1Error, match=message):
+        dpo_mod.run_dpo(cfg)
+    assert not (tmp_path / "out").exists()
