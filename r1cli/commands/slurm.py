@@ -21,7 +21,7 @@ a job array of K shards plus a merge job that runs after all of them succeeded."
 
 
 def slurm(
-    command: Annotated[str, typer.Argument(help="The r1 command to run: sft, grpo, sample, eval, curate, distill, pipeline.")],
+    command: Annotated[str, typer.Argument(help="The r1 command to run: sft, grpo, dpo, sample, eval, curate, distill, pipeline.")],
     r1_args: Annotated[list[str] | None, typer.Argument(help="Everything after -- goes to the r1 command.")] = None,
     nodes: Annotated[int, typer.Option(help="Number of nodes (training commands).")] = 1,
     gpus_per_node: Annotated[int, typer.Option(help="GPUs per node (0 on CPU clusters).")] = 0,

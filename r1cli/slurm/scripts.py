@@ -24,7 +24,7 @@ from pathlib import Path
 
 from r1cli.errors import R1Error, did_you_mean, one_of
 
-TRAIN_COMMANDS = ("sft", "grpo")
+TRAIN_COMMANDS = ("sft", "grpo", "dpo")
 ARRAY_COMMANDS = ("sample", "eval", "curate")
 COMMANDS = TRAIN_COMMANDS + ARRAY_COMMANDS + ("distill", "pipeline")
 LAUNCHERS = ("torchrun", "accelerate", "none")

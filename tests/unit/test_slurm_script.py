@@ -289,3 +289,10 @@ def test_submit_without_sbatch_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(R1Error, match="sbatch not found"):
         sbatch(tmp_path / "x.sbatch")
+
+
+def test_dpo_runs_under_torchrun_like_the_other_trainers(tmp_path):
+    job = SlurmJob("dpo", ["--preset", "tiny", "--resume", "latest"], nodes=2, gpus_per_node=2, cpus_per_task=4)
+    calls = run_script(train_script(job), tmp_path, SLURM_CPUS_PER_TASK="4")
+    assert calls[1][:5] == ["python", "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=2"]
+    assert calls[1][calls[1].index("r1cli") + 1:] == ["dpo", "--preset", "tiny", "--resume", "latest"]

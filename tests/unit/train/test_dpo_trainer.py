@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from r1cli.config.core import resolve_config  # noqa: E402
+from r1cli.config.core import list_presets, resolve_config  # noqa: E402
 from r1cli.config.dpo import DPOConfig  # noqa: E402
 from r1cli.errors import R1Error  # noqa: E402
 from r1cli.train import dpo as dpo_mod  # noqa: E402
@@ -126,3 +126,15 @@ def test_bad_pairs_name_file_and_line(world, tmp_path, content, message):
     with pytest.raises(R1Error, match=message):
         dpo_mod.run_dpo(cfg)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", [n.split("/", 1)[1] for n in list_presets("dpo")])
+def test_every_dpo_preset_resolves(name):
+    cfg = resolve_config(DPOConfig, command="dpo", preset=name)
+    assert cfg.dpo.beta > 0 and cfg.train.learning_rate > 0
+
+
+def test_light_r1_dpo_carries_the_published_numbers():
+    cfg = resolve_config(DPOConfig, command="dpo", preset="light-r1-dpo")
+    assert (cfg.dpo.loss, cfg.dpo.beta, cfg.train.learning_rate, cfg.train.lr_scheduler, cfg.train.num_epochs,
+            cfg.data.max_length) == ("nca", 0.3, 5e-7, "constant", 3, 32768)
