@@ -147,8 +147,8 @@ def reference_logps(cfg: Any, pairs: list[Pair], pad_id: int, ctx: Any, fingerpr
         ref = policy  # not trained yet: step 0's policy is the reference
     ref.eval()
     out: dict[int, tuple[float, float]] = {}
-    mb = max(1, cfg.train.per_device_batch_size)
-    with torch.no_grad():
+    mb = 4 * max(1, cfg.train.per_device_batch_size)  # no activations are kept: larger batches than training
+    with torch.inference_mode():
         for lo in range(0, len(pairs), mb):
             chunk = pairs[lo:lo + mb]
             logps = sequence_logps(lambda inputs: ref(**inputs), _pair_batch(chunk, pad_id, ctx.device))

@@ -76,18 +76,21 @@ def test_resume_is_exact_and_reuses_the_reference_cache(world, tmp_path, monkeyp
     from r1cli.train.checkpoint import read_weights
 
     dpo_mod.run_dpo(config(world, tmp_path / "straight"))
-    original, calls = dpo_mod.sequence_logps, {"n": 0}
+    import r1cli.rl.dpo as losses_mod
 
-    def dying(*args, **kwargs):  # "kill" the run inside step 3 (after checkpoint 2)
+    original_loss, calls = losses_mod.dpo_loss, {"n": 0}
+
+    def dying(*args, **kwargs):  # "kill" the run inside step 3 (after checkpoint 2): 2 micro-batches a step
         calls["n"] += 1
-        if calls["n"] > 6 + 2 * 2:  # 6 reference micro-batches, then 2 per step
+        if calls["n"] > 2 * 2:
             raise KeyboardInterrupt("simulated kill")
-        return original(*args, **kwargs)
+        return original_loss(*args, **kwargs)
 
-    monkeypatch.setattr(dpo_mod, "sequence_logps", dying)
+    monkeypatch.setattr(losses_mod, "dpo_loss", dying)
     with pytest.raises(KeyboardInterrupt):
         dpo_mod.run_dpo(config(world, tmp_path / "cut", "train.save_steps=2"))
-    monkeypatch.setattr(dpo_mod, "sequence_logps", original)
+    monkeypatch.setattr(losses_mod, "dpo_loss", original_loss)
+    original = dpo_mod.sequence_logps
     cache_before = (tmp_path / "cut" / dpo_mod.REF_CACHE).read_text()
 
     counted = {"n": 0}

@@ -1,0 +1,159 @@
+"""r1 dpo vs TRL's DPOTrainer: same tiny model, same pairs, same hyperparameters, one process on CPU.
+
+    python bench/dpo_vs_trl.py [--steps 30] [--batch-size 8] [--epochs 1] [--threads 1]
+
+Both train the sigmoid DPO loss (β 0.1) with AdamW, constant lr, grad clip 1.0, fp32, no shuffling,
+``--batch-size`` pairs per step, from the same tiny-world arith pairs (chosen: the teacher's trace,
+rejected: the same trace with a wrong result). Reported per trainer: wall time of the training loop,
+pairs/s and real (non-pad) tokens/s, and the loss curve.
+
+- r1: ``run_dpo``'s summary seconds (the training loop) plus its one reference pass over all pairs
+  (timed separately and added: ``seconds_with_reference``), the honest total;
+- TRL: ``train_runtime`` (the reference model runs every step inside it; TRL's
+  ``precompute_ref_log_probs`` is off, its default), with the same real-token count.
+
+Writes bench/results/dpo.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def make_pairs(n: int) -> list[dict]:
+    from r1cli.tasks import get_task, sft_record
+
+    task = get_task("arith")
+    pairs = []
+    for rec in task.generate(n, 0):
+        good = sft_record(task, rec)["messages"][1]["content"]
+        answer = str(rec["answer"])
+        bad = good.replace("\\boxed{" + answer + "}", "\\boxed{" + str(int(answer) + 1) + "}")
+        bad = bad.replace("=" + answer + "\n", "=" + str(int(answer) + 1) + "\n")
+        if bad != good:
+            pairs.append({"id": rec["id"], "problem": rec["problem"], "chosen": good, "rejected": bad})
+    return pairs
+
+
+def run_r1(model: str, data: Path, out: Path, a: argparse.Namespace) -> dict:
+    from r1cli.config.core import validate
+    from r1cli.config.dpo import DPOConfig
+    from r1cli.train import dpo as dpo_mod
+
+    cfg = validate(DPOConfig, {
+        "output_dir": str(out), "model": {"path": model, "attn_implementation": "sdpa"},
+        "data": {"path": str(data), "max_length": 512, "shuffle": False},
+        "dpo": {"beta": 0.1, "loss": "sigmoid"},
+        "train": {"learning_rate": a.lr, "lr_scheduler": "constant", "max_grad_norm": 1.0, "max_steps": a.steps,
+                  "per_device_batch_size": a.batch_size, "seed": 0, "device": "cpu", "cpu_threads": a.threads,
+                  "logging_steps": 1, "save_final": False, "bf16": False}})
+    original, spent = dpo_mod.reference_logps, {}
+
+    def timed_reference(*args, **kwargs):
+        t0 = time.perf_counter()
+        out_ = original(*args, **kwargs)
+        spent["s"] = time.perf_counter() - t0
+        return out_
+
+    dpo_mod.reference_logps = timed_reference
+    try:
+        s = dpo_mod.run_dpo(cfg)
+    finally:
+        dpo_mod.reference_logps = original
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    total = s["seconds"] + spent["s"]
+    pairs = a.steps * a.batch_size
+    return {"tokens": s["tokens"], "seconds_loop": s["seconds"], "seconds_reference_pass": round(spent["s"], 3),
+            "seconds_with_reference": round(total, 3), "tokens_per_s": s["tokens"] / total,
+            "pairs_per_s": pairs / total, "loss": [r["loss"] for r in rows]}
+
+
+def run_trl(model: str, pairs: list[dict], out: Path, a: argparse.Namespace, tokens: int) -> dict:
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    torch.set_num_threads(a.threads)
+    tok = AutoTokenizer.from_pretrained(model)
+    policy = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32, attn_implementation="sdpa")
+    ref = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32, attn_implementation="sdpa")
+    rows = [{"prompt": [{"role": "user", "content": p["problem"]}],
+             "chosen": [{"role": "assistant", "content": p["chosen"]}],
+             "rejected": [{"role": "assistant", "content": p["rejected"]}]} for p in pairs]
+    args = DPOConfig(output_dir=str(out), per_device_train_batch_size=a.batch_size, max_steps=a.steps, beta=0.1,
+                     learning_rate=a.lr, lr_scheduler_type="constant", max_grad_norm=1.0, report_to=[], use_cpu=True,
+                     logging_steps=1, save_strategy="no", seed=0, max_length=512, train_sampling_strategy="sequential",
+                     dataloader_num_workers=0)
+    trainer = DPOTrainer(model=policy, ref_model=ref, args=args, train_dataset=Dataset.from_list(rows),
+                         processing_class=tok)
+    result = trainer.train()
+    seconds = result.metrics["train_runtime"]
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return {"seconds": seconds, "tokens_per_s": tokens / seconds, "pairs_per_s": a.steps * a.batch_size / seconds,
+            "loss": losses}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--pairs", type=int, default=2000, help="pairs generated (the first steps*batch/epochs are used)")
+    p.add_argument("--epochs", type=int, default=1, help="passes over the pairs (Light-R1's DPO: 3)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "dpo.json")
+    a = p.parse_args()
+
+    import torch
+
+    from r1cli.models.tiny import init_tiny
+
+    torch.set_num_threads(a.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = str(init_tiny(tmp / "model", seed=0))
+        pairs = make_pairs(a.pairs)[: a.steps * a.batch_size // a.epochs]  # in order, `epochs` times, for both
+        data = tmp / "pairs.jsonl"
+        data.write_text("".join(json.dumps(x) + "\n" for x in pairs))
+        r1 = run_r1(model, data, tmp / "r1", a)
+        trl = run_trl(model, pairs, tmp / "trl", a, r1["tokens"])
+    import trl as trl_mod
+
+    result = {
+        "bench": "dpo_vs_trl", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": "python bench/dpo_vs_trl.py " + " ".join(sys.argv[1:]),
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "threads": a.threads,
+                    "torch": torch.__version__, "trl": trl_mod.__version__, "loadavg": list(os.getloadavg())},
+        "setup": {"epochs": a.epochs, "steps": a.steps, "pairs_per_step": a.batch_size, "pairs": len(pairs), "lr": a.lr, "beta": 0.1,
+                  "model": "r1 init-model tiny (seed 0)"},
+        "r1": r1, "trl": trl,
+        "speedup_tokens_per_s": round(r1["tokens_per_s"] / trl["tokens_per_s"], 2),
+        "first_loss": {"r1": r1["loss"][0], "trl": trl["loss"][0]},
+        "notes": "tokens counted once (r1's real-token count of the same pairs) for both; r1's time includes its "
+                 "one reference pass; TRL runs its reference every step",
+    }
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    runs = json.loads(a.out.read_text()).get("runs", {}) if a.out.exists() else {}
+    runs[f"epochs_{a.epochs}"] = result
+    a.out.write_text(json.dumps({"bench": "dpo_vs_trl", "runs": runs}, indent=2) + "\n")
+    print(json.dumps({k: result[k] for k in ("speedup_tokens_per_s", "first_loss")}, indent=2))
+    print(f"r1 {r1['tokens_per_s']:.0f} tok/s, TRL {trl['tokens_per_s']:.0f} tok/s -> {a.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
