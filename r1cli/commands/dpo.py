@@ -46,6 +46,11 @@ def dpo(
     save_steps: Annotated[int | None, typer.Option("--save-steps", min=1, help="Checkpoint every N steps.")
                           ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the pair order.")] = None,
+    rounds: Annotated[int | None, typer.Option(
+        "--rounds", min=1, help="Iterative DPO: K rounds of sample -> pairs -> DPO on --problems.")] = None,
+    problems: Annotated[str | None, typer.Option(
+        "--problems", help="With --rounds: problems with gold answers, sampled by the current policy each round.")
+    ] = None,
     preset: PresetOpt = None,
     config: ConfigOpt = None,
     sets: SetOpt = None,
@@ -64,11 +69,11 @@ def dpo(
         "train.learning_rate": learning_rate, "train.per_device_batch_size": batch_size,
         "train.gradient_accumulation_steps": grad_accum, "data.max_length": max_length,
         "train.deepspeed": deepspeed, "train.device": device, "train.save_steps": save_steps, "train.seed": seed,
-        "output_dir": output_dir,
+        "output_dir": output_dir, "rounds": rounds, "iterate.problems": problems,
     }
     cfg = build_config(DPOConfig, "dpo", preset=preset, config=config, sets=sets, flags=flags,
                        print_config=print_config)
-    from r1cli.train.dpo import run_dpo
+    from r1cli.train.dpo import run_dpo, run_iterative_dpo
 
-    with claim_output(cfg, "dpo", overwrite=overwrite):
-        run_dpo(cfg)
+    with claim_output(cfg, "dpo", overwrite=overwrite, inputs=("data.path", "iterate.problems")):
+        run_iterative_dpo(cfg) if cfg.rounds else run_dpo(cfg)

@@ -36,6 +36,12 @@ def grpo(
     loss_agg: Annotated[str | None, typer.Option(
         "--loss-agg", help="token-mean (DAPO) | seq-mean-token-mean (GRPO) | seq-mean-token-sum-norm (Dr. GRPO).")
     ] = None,
+    estimator: Annotated[str | None, typer.Option(
+        "--estimator", help="Advantages: grpo | rloo | reinforce++-baseline | reinforce | reinforce-batch | "
+                            "reinforce-ema | ppo (a learned critic and GAE; see the ppo section).")] = None,
+    critic: Annotated[str | None, typer.Option(
+        "--critic", help="With --estimator ppo: the critic's model (default: the policy's starting weights).")
+    ] = None,
     max_new_tokens: Annotated[int | None, typer.Option(
         "--max-new-tokens", min=1, help="Completion length cap of the rollouts.")] = None,
     temperature: Annotated[float | None, typer.Option("--temperature", help="Rollout temperature.")] = None,
@@ -55,7 +61,7 @@ def grpo(
     output_dir: OutputDirOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Train a policy with group-relative RL on verifiable rewards; writes the model, checkpoints,
+    """Train a policy with RL on verifiable rewards (GRPO and its variants, REINFORCE, PPO with a critic); writes the model, checkpoints,
     metrics.jsonl and reward/accuracy/length/reflection curves to the output directory."""
     from r1cli.config.grpo import GRPOConfig
 
@@ -63,7 +69,8 @@ def grpo(
         "model.path": model, "data.path": data, "rewards.names": reward, "rewards.weights": reward_weights,
         "generation.n": num_generations, "grpo.prompts_per_step": prompts_per_step,
         "train.max_steps": max_steps, "train.learning_rate": learning_rate, "grpo.beta": beta,
-        "grpo.loss_agg": loss_agg, "generation.max_new_tokens": max_new_tokens,
+        "grpo.loss_agg": loss_agg, "grpo.estimator": estimator, "ppo.critic": critic,
+        "generation.max_new_tokens": max_new_tokens,
         "generation.temperature": temperature, "generation.backend": backend, "eval.path": eval_data,
         "resume": resume, "train.seed": seed, "train.save_steps": save_steps,
         "output_dir": output_dir,

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from r1cli.config.core import Section
-from r1cli.config.sections import ModelSection
+from r1cli.config.sections import GenerationSection, ModelSection
 from r1cli.config.sft import SFTTrainSection
 
 
@@ -42,6 +42,24 @@ class DPOSection(Section):
     label_smoothing: float = Field(default=0.0, ge=0, lt=0.5)
 
 
+class RoundsSection(Section):
+    """Iterative DPO (``rounds: K``): each round samples ``generation.n`` completions per problem of
+    ``problems`` with the current policy, grades them into pairs (the ``pairs`` step of ``r1 curate``),
+    and runs DPO from that policy, with it as the reference."""
+
+    problems: str | None = None  # problems with gold answers (JSONL/JSON/Parquet/CSV or a hub id)
+    limit: int | None = Field(default=None, gt=0)  # problems per round
+    select: Literal["random", "shortest-longest"] = "random"
+    min_margin: int | None = Field(default=None, ge=0)
+
+
+class DPOGenerationSection(GenerationSection):
+    """Sampling of iterative DPO's rounds: 4 completions per problem by default, so that pairs exist."""
+
+    n: int = Field(default=4, gt=0)
+    max_new_tokens: int = Field(default=1024, gt=0)
+
+
 class DPOConfig(Section):
     """Top-level config of `r1 dpo`."""
 
@@ -53,3 +71,7 @@ class DPOConfig(Section):
     dpo: DPOSection = Field(default_factory=DPOSection)
     train: SFTTrainSection = Field(default_factory=SFTTrainSection)
     resume: str | None = None
+    # iterative DPO: None trains once on data.path (pairs); K > 1 runs K rounds of sample -> pairs -> DPO
+    rounds: int | None = Field(default=None, ge=1)
+    iterate: RoundsSection = Field(default_factory=RoundsSection)
+    generation: DPOGenerationSection = Field(default_factory=DPOGenerationSection)

@@ -147,7 +147,9 @@ class GRPOSection(Section):
     # to the gradient: leave it out of the forward/backward (it still counts in the step's normalisers,
     # so the update is unchanged); the per-token stats then cover the sequences trained on
     skip_zero_advantage: bool = True
-    estimator: Literal["grpo", "rloo", "reinforce++-baseline", "reinforce", "reinforce-batch", "reinforce-ema"] = "grpo"
+    # "ppo": per-token GAE advantages from a learned critic (the ppo section)
+    estimator: Literal["grpo", "rloo", "reinforce++-baseline", "reinforce", "reinforce-batch", "reinforce-ema",
+                       "ppo"] = "grpo"
     baseline_decay: float = Field(default=0.9, ge=0, lt=1)  # reinforce-ema: b <- d*b + (1-d)*mean(R)
     scale: Literal["group", "batch", "none"] = "group"
     adv_eps: float = Field(default=1e-6, ge=0)
@@ -187,6 +189,23 @@ class GRPOSection(Section):
             raise ValueError(f"grpo.scale applies to the 'grpo' estimator only; leave it at 'group' for "
                              f"'{self.estimator}'")
         return self
+
+
+class PPOSection(Section):
+    """PPO's critic and GAE (used when ``grpo.estimator`` is ``ppo``). Defaults: GAE γ = λ = 1 (Open-Reasoner-
+    Zero, TinyZero/verl), critic lr 1e-5 (verl's default, RECIPES.md B3), value clip 0.5 (verl's
+    ``cliprange_value``), advantages whitened over the batch's tokens (ORZ ``advantage_normalize``)."""
+
+    critic: str | None = None  # HF model directory or hub id; default: the policy's model.path
+    gamma: float = Field(default=1.0, ge=0, le=1)
+    lam: float = Field(default=1.0, ge=0, le=1)
+    critic_learning_rate: float = Field(default=1e-5, gt=0)
+    critic_warmup_steps: int = Field(default=0, ge=0)  # rollout steps at the start that train only the critic
+    critic_lr_warmup_steps: int = Field(default=0, ge=0)  # linear warm-up of the critic's learning rate
+    critic_iterations: int = Field(default=1, gt=0)  # passes of the critic over each rollout batch
+    critic_mini_batches: int = Field(default=1, gt=0)  # critic optimizer steps per pass
+    value_clip: float | None = Field(default=0.5, gt=0)  # None: unclipped value loss
+    whiten_advantages: bool = True
 
 
 class GRPOTrainSection(Section):
@@ -239,6 +258,7 @@ class GRPOConfig(Section):
     generation: GRPOGenerationSection = Field(default_factory=GRPOGenerationSection)
     rewards: RewardsSection = Field(default_factory=RewardsSection)
     grpo: GRPOSection = Field(default_factory=GRPOSection)
+    ppo: PPOSection = Field(default_factory=PPOSection)
     train: GRPOTrainSection = Field(default_factory=GRPOTrainSection)
     eval: GRPOEvalSection = Field(default_factory=GRPOEvalSection)
     # None: fresh start; "latest": newest checkpoint in output_dir (fresh if none); or a path
@@ -251,4 +271,11 @@ class GRPOConfig(Section):
         if rollout % g.mini_batches:
             raise ValueError(f"grpo.mini_batches ({g.mini_batches}) must divide the rollout batch "
                              f"prompts_per_step × n = {rollout}")
+        if g.estimator == "ppo":
+            if rollout % self.ppo.critic_mini_batches:
+                raise ValueError(f"ppo.critic_mini_batches ({self.ppo.critic_mini_batches}) must divide the rollout "
+                                 f"batch prompts_per_step × n = {rollout}")
+            if self.train.deepspeed:
+                raise ValueError("grpo.estimator 'ppo' does not run under DeepSpeed yet (the critic steps through "
+                                 "torch/DDP); drop train.deepspeed or use a group estimator")
         return self

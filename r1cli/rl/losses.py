@@ -1,7 +1,8 @@
 """Clipped policy-gradient loss (PPO/GRPO/DAPO/Dr. GRPO/GSPO) with an optional KL term.
 
 Notation: ``B`` sequences, ``T`` padded completion positions, ``m[B, T]`` the token mask (1 on
-completion tokens that count), ``A[B]`` one advantage per sequence broadcast to its tokens.
+completion tokens that count), ``A[B]`` one advantage per sequence broadcast to its tokens, or
+``A[B, T]`` one per token (PPO with a critic: GAE).
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ def _validate(
     ):
         if x.shape != logp.shape:
             raise ValueError(f"{name} must have the shape of logp {tuple(logp.shape)}, got {tuple(x.shape)}")
-    if advantages.shape != logp.shape[:1]:
-        raise ValueError(f"advantages must be [B] = [{logp.shape[0]}], got shape {tuple(advantages.shape)}")
+    if advantages.shape not in (logp.shape[:1], logp.shape):
+        raise ValueError(f"advantages must be [B] = [{logp.shape[0]}] or [B, T] = {list(logp.shape)}, got shape "
+                         f"{tuple(advantages.shape)}")
     if not 0 <= clip_low < 1:
         raise ValueError(f"clip_low must be in [0, 1), got {clip_low!r}")
     if not clip_high >= 0:
@@ -85,7 +87,7 @@ def policy_loss(
         logp: ``[B, T]`` current-policy log-probs of the sampled tokens (carries the gradient).
         old_logp: ``[B, T]`` behaviour-policy log-probs (detached; equal to ``logp.detach()`` when the
             rollout is used for a single update).
-        advantages: ``[B]``, one per sequence.
+        advantages: ``[B]``, one per sequence, or ``[B, T]``, one per token (PPO's GAE).
         mask: ``[B, T]`` 0/1 or bool; positions outside it may hold any value, NaN included.
         clip_low / clip_high: ``ε_low`` / ``ε_high``; DAPO's clip-higher is 0.2 / 0.28.
         dual_clip: ``c > 1``; for ``A < 0`` the per-token loss is capped: ``ℓ = min(ℓ, −c·A)``.
@@ -133,7 +135,8 @@ def policy_loss(
     # Sanitise padding first: no NaN/inf can leak into values or gradients from masked positions.
     lp = torch.where(m, logp, zero)  # [B, T]
     old = torch.where(m, old_logp.detach().to(logp.dtype), zero)  # [B, T]
-    adv = advantages.detach().to(logp.dtype).unsqueeze(1)  # [B, 1]
+    adv = advantages.detach().to(logp.dtype)
+    adv = adv.unsqueeze(1) if adv.dim() == 1 else torch.where(m, adv, zero)  # [B, 1] or [B, T]
 
     log_ratio = torch.clamp(lp - old, -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)  # [B, T]
     if level == "sequence":

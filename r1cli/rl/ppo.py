@@ -7,8 +7,9 @@ Conventions (the ones Open-Reasoner-Zero, verl and OpenRLHF use for outcome-rewa
 
 - the outcome reward of a completion sits on its last valid token; an optional per-token penalty
   (``β · KL_t``, KL as a reward) is subtracted at every valid token (:func:`token_rewards`);
-- ``V_t`` is the critic's value of the state before token t+1 is generated, predicted at token t;
-  after the last valid token the episode ends, so the next value there is 0;
+- ``V_t`` is the critic's value of the state in which token t is generated (the prompt and the tokens
+  before t), read at the position that predicts token t; after the last valid token the episode ends,
+  so the next value there is 0;
 - positions where ``mask`` is 0 are skipped: their advantage and return are 0 and the recursion
   links each valid token to the next valid one (holes, e.g. tool output, are stepped over).
 """
@@ -103,3 +104,27 @@ def value_loss(
     worst = torch.maximum(plain, clipped)
     frac = float(((clipped > plain).to(values.dtype) * m).sum() / count)
     return 0.5 * (worst * m).sum() / count, {"value_clip_frac": frac}
+
+
+def whiten(
+    x: torch.Tensor, mask: torch.Tensor, *, totals: tuple[float, float, float] | None = None, eps: float = 1e-8
+) -> torch.Tensor:
+    """``(x − mean) / (std + eps)`` over the valid tokens, 0 elsewhere (PPO's advantage normalisation).
+
+    ``mean`` and the population ``std`` come from ``totals = (count, Σx, Σx²)`` of the whole batch when
+    given (summed over ranks by the caller), else from this tensor's valid entries. No valid entry: all 0.
+    """
+    import torch
+
+    valid = mask.to(torch.bool)
+    xf = x.to(torch.float32)
+    if totals is None:
+        sel = xf[valid]
+        totals = (float(sel.numel()), float(sel.sum()), float((sel * sel).sum()))
+    count, total, total_sq = totals
+    if count <= 0:
+        return torch.zeros_like(xf)
+    mean = total / count
+    var = max(total_sq / count - mean * mean, 0.0)
+    out = (xf - mean) / (var ** 0.5 + eps)
+    return torch.where(valid, out, torch.zeros_like(out))

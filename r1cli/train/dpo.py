@@ -328,3 +328,57 @@ def run_dpo(cfg: Any, *, config_yaml: str | None = None) -> dict:
                   f"{last.get('reward_accuracy', float('nan')):.2f}; model -> {final_dir or '(not saved)'}")
     ctx.close()
     return summary
+
+
+def run_iterative_dpo(cfg: Any) -> dict:
+    """``cfg.rounds`` rounds of sample -> pairs -> DPO, each in ``<output_dir>/round-<k>/`` (resumable:
+    ``r1 sample`` resumes its samples, the pairs are a pure function of them, ``r1 dpo`` resumes its
+    checkpoints, and a finished round is skipped). ``<output_dir>/final`` links the last round's model."""
+    import os
+
+    from r1cli.config.sample import SampleConfig
+    from r1cli.curate.pairs import pairs_rows
+    from r1cli.data.io import atomic_write_jsonl, read_jsonl
+    from r1cli.generation.run import run_sample
+
+    it = cfg.iterate
+    if not it.problems:
+        raise R1Error("rounds: iterate.problems is required: problems with gold answers to sample each round "
+                      "(set it with --set iterate.problems=FILE)")
+    out = Path(cfg.output_dir)
+    policy, rounds = cfg.model.path, []
+    for k in range(1, cfg.rounds + 1):
+        rdir = out / f"round-{k}"
+        err.print(f"[bold]r1 dpo round {k}/{cfg.rounds}[/bold]: sampling with {policy}")
+        sample_cfg = SampleConfig.model_validate({
+            "output_dir": str(rdir / "samples"), "model": {**cfg.model.model_dump(), "path": policy},
+            "data": {"path": it.problems, "prompt_template": cfg.data.prompt_template, "limit": it.limit},
+            "generation": {**cfg.generation.model_dump(), "system_prompt": cfg.data.system_prompt,
+                           "seed": (cfg.generation.seed or 0) + k}})
+        run_sample(sample_cfg)
+        kept, removed = pairs_rows(list(read_jsonl(rdir / "samples" / "samples.jsonl")), select=it.select,
+                                   min_margin=it.min_margin, seed=cfg.train.seed + k)
+        atomic_write_jsonl(rdir / "pairs.jsonl", kept)
+        reasons: dict[str, int] = {}
+        for row in removed:
+            reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
+        if not kept:
+            raise R1Error(f"round {k}: no pair ({reasons}); the policy gets every problem right or wrong: sample more "
+                          "(generation.n) or use problems of middling difficulty")
+        round_cfg = cfg.model_copy(update={
+            "output_dir": str(rdir / "dpo"), "rounds": None,
+            "model": cfg.model.model_copy(update={"path": policy}),
+            "data": cfg.data.model_copy(update={"path": str(rdir / "pairs.jsonl"), "limit": None}),
+            "resume": "latest"})
+        summary = run_dpo(round_cfg)
+        policy = str(rdir / "dpo" / "final")
+        rounds.append({"round": k, "pairs": len(kept), "dropped": reasons,
+                       "final_loss": summary.get("final_loss"), "reward_accuracy": summary.get("final_reward_accuracy")})
+    final = out / "final"
+    if final.is_symlink() or final.exists():
+        final.unlink()
+    os.symlink(os.path.relpath(policy, out), final)
+    result = {"output_dir": str(out), "final_dir": str(final), "rounds": rounds}
+    (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    err.print(f"[green]done[/green] {cfg.rounds} rounds; model -> {final}")
+    return result

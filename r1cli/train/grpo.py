@@ -175,6 +175,10 @@ class GRPOTrainer:
         self.norm_len = float(g.norm_len or cfg.generation.max_new_tokens)
         self.step = 0
         self.weights_dirty = cfg.generation.backend != "hf"
+        from r1cli.train.algorithms import make_algorithm
+
+        self.algo = make_algorithm(cfg)  # the extension point: advantages, extra models, their updates
+        self.algo.setup(self)
 
     # ------------------------------------------------------------------------------------ rollouts
     def _prompt(self, record: dict) -> str:
@@ -228,36 +232,7 @@ class GRPOTrainer:
 
     # -------------------------------------------------------------------------------------- update
     def _advantages(self, groups: list[Group], batch: Any, old: Any, ref: Any) -> tuple[Any, Any, dict]:
-        import torch
-
-        from r1cli.rl import group_advantages, kl_estimate
-        from r1cli.train.grpo_update import fill_none_rewards
-
-        g, size = self.cfg.grpo, self.cfg.generation.n
-        raw = [r for grp in groups for r in grp.rewards]
-        rewards, judged = fill_none_rewards(raw, size)
-        dev = batch.input_ids.device
-        r = torch.tensor(rewards, dtype=torch.float32, device=dev)  # [N]
-        extra = {}
-        if g.kl_placement == "reward" and ref is not None and r.numel():
-            k1 = kl_estimate(old, ref, "k1") * batch.completion_mask  # [N, C]
-            penalty = g.beta * k1.sum(-1)  # [N] sequence-summed k1
-            r = r - penalty
-            extra["kl_reward_penalty"] = float(penalty.mean())
-        adv = group_advantages(r, size, estimator=g.estimator, scale=g.scale, eps=g.adv_eps,
-                               baseline=self._baseline) if r.numel() else r
-        if g.estimator == "reinforce-ema" and r.numel():
-            from r1cli.rl import ema_baseline
-
-            mean = self.ctx.all_reduce_sum(float(r.sum())) / max(self.ctx.all_reduce_sum(float(r.numel())), 1.0)
-            self._baseline = ema_baseline(self._baseline, [mean], g.baseline_decay)
-            extra["baseline"] = self._baseline
-        keep = torch.tensor(judged, dtype=torch.bool, device=dev)
-        if g.mask_truncated_completions:
-            trunc = [c.finish_reason == "length" for grp in groups for c in grp.completions]
-            keep &= ~torch.tensor(trunc, dtype=torch.bool, device=dev)
-        extra["advantage_abs_mean"] = float(adv.abs().mean()) if adv.numel() else 0.0
-        return adv, keep, extra
+        return self.algo.advantages(self, groups, batch, old, ref)
 
     def train_step(self, rollout: Any) -> dict:
         """Tensors, old/reference log-probs, advantages, then the μ × mini-batch updates."""
@@ -275,10 +250,15 @@ class GRPOTrainer:
         old = sequence_logprobs(self.model, batch, **mb) if need_old and batch.size else None
         ref = sequence_logprobs(self.ref, batch, **mb) if self.ref is not None and batch.size else None
         adv, keep, extra = self._advantages(groups, batch, old, ref)
+        if not self.algo.train_policy(self.step):  # e.g. PPO's critic warm-up: the policy waits
+            stats = {**self.algo.after_update(self, batch), "loss": 0.0, "grad_norm": 0.0, "lr": self.engine.lr(),
+                     "optimizer_steps": 0, "policy_frozen": 1.0}
+            return {**stats, **extra}
         stats = run_updates(self.engine, batch, adv, keep, g=g, temperature=gen.temperature, norm_len=self.norm_len,
                             ctx=self.ctx, step=self.step, old_logp=old, ref_logp=ref if g.kl_placement == "loss" else None,
                             is_level=self.is_level, seed=t.seed,
                             micro_steps=self._micro_steps, share_prompts=g.share_prompts and not t.gradient_checkpointing)
+        stats.update(self.algo.after_update(self, batch))
         self.weights_dirty = self.cfg.generation.backend != "hf"
         return {**stats, **extra}
 
@@ -296,7 +276,7 @@ class GRPOTrainer:
             self.step = state["step"]
             self.sampler.load_state_dict(state["sampler"])
             self._load_ref(state.get("ref_step"))
-            self._baseline = state.get("baseline")
+            self.algo.load(self, state)
             self.weights_dirty = True
             if ctx.is_main:
                 err.print(f"[green]resumed[/green] from {resume} at step {self.step}")
@@ -346,11 +326,13 @@ class GRPOTrainer:
                                 grad_norm=record["grad_norm"])
                 last = record
                 if t.save_steps and (self.step % t.save_steps == 0 or self.step == t.max_steps):
+                    self.algo.save(self, self.step)
                     self.engine.save(cfg.output_dir, self.step, self.tokenizer,
                                      {"sampler": self.sampler.state_dict(), "ref_step": self._ref_step,
-                                      "baseline": self._baseline},
+                                      **self.algo.state()},
                                      to_yaml(cfg), t.save_total_limit)
         state_dict = self.engine.final_state_dict()
+        self.algo.save_final(self)
         if ctx.is_main:
             save_hf_model(self.out / "final", self.model, self.tokenizer, state_dict=state_dict,
                           config_yaml=to_yaml(cfg))
@@ -363,7 +345,6 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------------------------- helpers
     _ref_step: int | None = None
-    _baseline: float | None = None  # reinforce-ema's moving average of batch rewards (checkpointed)
 
     def _reset_ref(self) -> None:
         """R1-Zero: the reference becomes the current policy (kept on disk for exact resume)."""

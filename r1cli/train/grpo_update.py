@@ -324,7 +324,8 @@ def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_ke
     """μ passes over ``batch``, each split into ``g.mini_batches`` optimizer steps; return step stats.
 
     ``engine``: :mod:`r1cli.train.engine` (plain, DDP or DeepSpeed) — ``forward``, ``backward(loss,
-    sync)``, ``step() -> grad norm``, ``lr()``. ``advantages[N]``; ``row_keep[N]`` (False rows are masked
+    sync)``, ``step() -> grad norm``, ``lr()``. ``advantages[N]`` (one per sequence) or ``[N, C]`` (one per
+    token, PPO); ``row_keep[N]`` (False rows are masked
     out of the loss but still count as sequences of the step); ``old_logp``/``ref_logp`` ``[N, C]`` or
     None (then π_old is the current policy, detached). ``is_level`` turns on importance weights against
     the rollout engine's log-probs. ``micro_steps(n) -> k``: how many micro-batches to run when this
@@ -359,7 +360,8 @@ def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_ke
     # rows that can change the gradient: with no KL term in the loss and no entropy bonus, a row whose
     # advantage is exactly 0 (or that is masked out) has a loss of exactly 0 whatever its ratio
     skip = g.skip_zero_advantage and beta_loss == 0 and not g.entropy_coef
-    live = ((advantages != 0) & row_keep).tolist() if skip else [True] * n
+    nonzero = advantages != 0 if advantages.dim() == 1 else (advantages != 0).any(-1)  # [N]
+    live = (nonzero & row_keep).tolist() if skip else [True] * n
     share = (share_prompts and batch.group_size > 1 and g.iterations == 1 and g.mini_batches == 1
              and micro_steps is None and n % batch.group_size == 0)
     for it in range(g.iterations):
@@ -421,7 +423,7 @@ def run_updates(engine: Any, batch: TrainBatch, advantages: torch.Tensor, row_ke
                             add("is_clipped_frac", ist["is_clipped_frac"], ntok)
                     isw = w if is_level else None
                 loss, st = policy_loss(
-                    logp, old, advantages[idx], mask, clip_low=g.clip_low, clip_high=g.clip_high,
+                    logp, old, advantages[idx] if advantages.dim() == 1 else advantages[idx, :c1], mask, clip_low=g.clip_low, clip_high=g.clip_high,
                     dual_clip=g.dual_clip, level=g.ratio_level, ref_logp=ref, beta=beta_loss, kl=g.kl,
                     agg=g.loss_agg, norm_len=norm_len, tokens_in_step=tokens_in_step, seqs_in_step=seqs_in_step,
                     is_weights=isw)

@@ -47,7 +47,21 @@ def scratch(tmp_path_factory):
     for name, content in BAD_FILES.items():
         (bad / name).write_bytes(content)
     (root / "runs" / "busy").mkdir(parents=True)
+    _bad_critic(root / "tiny", bad / "critic")
     return root
+
+
+def _bad_critic(model, out):
+    """A copy of the tiny model with a value head one wider than its hidden size (a critic of another trunk)."""
+    import json
+    import shutil
+
+    import torch
+    from safetensors.torch import save_file
+
+    shutil.copytree(model, out)
+    hidden = json.loads((out / "config.json").read_text())["hidden_size"]
+    save_file({"weight": torch.zeros(1, hidden + 1), "bias": torch.zeros(1)}, str(out / "value_head.safetensors"))
 
 
 GOOD = b'{"id": "p0", "problem": "What is 1 + 1?", "answer": "2"}\n'

@@ -35,6 +35,17 @@ def test_loss_and_gradients_match_trl(tmp_path, loss_type):
     trainer = trl.DPOTrainer(model=policy, ref_model=ref, args=args, train_dataset=Dataset.from_list(rows),
                              processing_class=tok)
     batch = next(iter(trainer.get_train_dataloader()))
+    # TRL (>= 1.15) computes log-probs with its own tiled, fused LM head in float32: keep the per-sequence
+    # sums it computed, so that the loss formula is compared on identical inputs (to 1e-6) and the log-probs
+    # themselves separately (to float32 rounding of sums over whole completions)
+    seen = {}
+    for name, m in (("policy", trainer.model), ("ref", trainer.ref_model)):
+        def capture(*a, _orig=m.forward, _name=name, **k):
+            out = _orig(*a, **k)
+            if getattr(out, "log_probs", None) is not None:
+                seen[_name] = out.log_probs.detach()[:, -(batch["completion_mask"].shape[1] - 1):].sum(dim=1)
+            return out
+        m.forward = capture
     policy.train()
     trl_loss = trainer.compute_loss(policy, batch)
     policy.zero_grad()
@@ -57,5 +68,14 @@ def test_loss_and_gradients_match_trl(tmp_path, loss_type):
     r1_loss = losses.mean()
     policy.zero_grad()
     r1_loss.backward()
-    assert abs(float(r1_loss.detach()) - float(trl_loss.detach())) <= 1e-6
-    assert max(float((a - p.grad).abs().max()) for a, p in zip(trl_grads, policy.parameters(), strict=True)) <= 1e-6
+    # the loss formula: r1's dpo_loss on TRL's own log-probs gives TRL's loss
+    tp, tr = seen["policy"], seen["ref"]
+    on_trl, _ = dpo_loss(tp[:n], tp[n:], tr[:n], tr[n:], beta=0.2, loss_type=loss_type.replace("_", "-"),
+                         chosen_lengths=lengths[:n], rejected_lengths=lengths[n:])
+    assert abs(float(on_trl.mean()) - float(trl_loss.detach())) <= 1e-6
+    # the log-probs: the same tokens, positions and masks, equal up to float32 summation order
+    assert torch.allclose(logps.detach().double(), seen["policy"].double(), rtol=1e-6, atol=1e-4)
+    assert torch.allclose(ref_logps.double(), seen["ref"].double(), rtol=1e-6, atol=1e-4)
+    # so the losses and gradients agree to float32 rounding
+    assert abs(float(r1_loss.detach()) - float(trl_loss.detach())) <= 2e-5
+    assert max(float((a - p.grad).abs().max()) for a, p in zip(trl_grads, policy.parameters(), strict=True)) <= 2e-5

@@ -225,3 +225,22 @@ def test_shape_mismatch():
         policy_loss(x, x, torch.zeros(3), torch.ones(2, 3))
     with pytest.raises(ValueError, match="mask must have the shape"):
         policy_loss(x, x, torch.zeros(2), torch.ones(2, 4))
+
+
+def test_per_token_advantages_by_hand():
+    # PPO: A[B, T]. At ratio 1 the per-token loss is -A_t; token mean over the 3 valid tokens.
+    logp = torch.zeros(1, 4, requires_grad=True)
+    adv = torch.tensor([[1.0, -2.0, 4.0, 100.0]])  # the last position is padding
+    mask = torch.tensor([[1, 1, 1, 0]])
+    loss, st = policy_loss(logp, logp.detach(), adv, mask)
+    assert float(loss) == pytest.approx(-(1 - 2 + 4) / 3)
+    loss.backward()
+    assert logp.grad.tolist()[0] == pytest.approx([-1 / 3, 2 / 3, -4 / 3, 0.0])
+    # a row's constant per-token advantage equals the per-sequence one
+    same, _ = policy_loss(logp.detach(), logp.detach(), torch.tensor([[2.0, 2.0, 2.0, 0.0]]), mask)
+    seq, _ = policy_loss(logp.detach(), logp.detach(), torch.tensor([2.0]), mask)
+    assert float(same) == pytest.approx(float(seq))
+    # clipping acts per token: ratio e^0.5 > 1.2 clips the positive-advantage tokens only
+    cur = torch.full((1, 4), 0.5)
+    _, st = policy_loss(cur, torch.zeros(1, 4), adv, mask)
+    assert st["clip_frac_high"] == pytest.approx(2 / 3) and st["clip_frac_low"] == 0.0

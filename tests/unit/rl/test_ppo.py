@@ -86,3 +86,18 @@ def test_value_loss_clipping_by_hand():
     assert float(plain) == pytest.approx(0.5 * (1.0 + 1.0) / 2)
     masked, _ = value_loss(values, old, returns, torch.tensor([[1.0, 0.0]]), clip=0.2)
     assert float(masked) == pytest.approx(0.5 * 1.69)
+
+
+def test_whiten_by_hand():
+    from r1cli.rl.ppo import whiten
+
+    x = torch.tensor([[1.0, 3.0, 99.0], [5.0, 7.0, -4.0]])
+    m = torch.tensor([[1, 1, 0], [1, 1, 0]], dtype=torch.bool)
+    # valid 1, 3, 5, 7: mean 4, population variance (9 + 1 + 1 + 9) / 4 = 5
+    out = whiten(x, m, eps=0.0)
+    s = 5 ** 0.5
+    assert out.flatten().tolist() == pytest.approx([-3 / s, -1 / s, 0.0, 1 / s, 3 / s, 0.0])
+    # totals of a larger batch (another rank's tokens included) replace this tensor's
+    out = whiten(x, m, totals=(8.0, 32.0, 8 * 16.0 + 8 * 5.0), eps=0.0)  # mean 4, variance 5 again
+    assert out[0, 0].item() == pytest.approx(-3 / s)
+    assert whiten(x, torch.zeros_like(m)).abs().sum() == 0  # nothing valid: all zero, no NaN

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,38 @@ def test_light_r1_dpo_carries_the_published_numbers():
     cfg = resolve_config(DPOConfig, command="dpo", preset="light-r1-dpo")
     assert (cfg.dpo.loss, cfg.dpo.beta, cfg.train.learning_rate, cfg.train.lr_scheduler, cfg.train.num_epochs,
             cfg.data.max_length) == ("nca", 0.3, 5e-7, "constant", 3, 32768)
+
+
+def test_iterative_dpo_rounds_sample_with_the_current_policy_and_resume(world, tmp_path, monkeypatch):
+    from r1cli.generation import run as run_mod
+
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text("".join(json.dumps({"id": f"q{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)})
+                                + "\n" for i in range(6)))
+    used = []
+
+    def fake_sample(cfg):  # one right and one wrong completion per problem (r1 sample is tested on its own)
+        used.append(cfg.model.path)
+        out = Path(cfg.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        rows = [json.loads(line) for line in problems.read_text().splitlines()][:cfg.data.limit]
+        (out / "samples.jsonl").write_text("".join(json.dumps({**r, "samples": [
+            {"text": f"<think>\nsum\n</think>\n\\boxed{{{r['answer']}}}"},
+            {"text": f"<think>\nsum\n</think>\n\\boxed{{{int(r['answer']) + 1}}}"}]}) + "\n" for r in rows))
+
+    monkeypatch.setattr(run_mod, "run_sample", fake_sample)
+    cfg = config(world, tmp_path / "it", "rounds=2", f"iterate.problems={problems}", "iterate.limit=4",
+                 "train.max_steps=2")
+    summary = dpo_mod.run_iterative_dpo(cfg)
+    out = tmp_path / "it"
+    assert [r["pairs"] for r in summary["rounds"]] == [4, 4]
+    assert used == [world["model"], str(out / "round-1" / "dpo" / "final")]  # round 2 samples round 1's policy
+    assert (out / "final").resolve() == (out / "round-2" / "dpo" / "final").resolve()
+    pairs = [json.loads(line) for line in (out / "round-2" / "pairs.jsonl").read_text().splitlines()]
+    assert all(p["chosen"].endswith(f"{{{p['answer']}}}") for p in pairs)
+    before = (out / "round-2" / "dpo" / "final" / "model.safetensors").read_bytes()
+    again = dpo_mod.run_iterative_dpo(cfg)  # a rerun finds every round finished and trains nothing
+    assert (out / "round-2" / "dpo" / "final" / "model.safetensors").read_bytes() == before
+    assert [r["pairs"] for r in again["rounds"]] == [4, 4]
+    with pytest.raises(R1Error, match="iterate.problems is required"):
+        dpo_mod.run_iterative_dpo(config(world, tmp_path / "none", "rounds=2"))

@@ -103,6 +103,11 @@ def test_default_run_writes_model_metrics_and_changes_weights(run, world):
     ["grpo.importance_sampling=token", "grpo.importance_sampling_mode=mask", "data.curriculum=none"],
     ["grpo.estimator=reinforce"],
     ["grpo.estimator=reinforce-batch"],
+    ["grpo.estimator=ppo"],
+    ["grpo.estimator=ppo", "grpo.beta=0.05", "grpo.kl_placement=reward", "grpo.kl=k1", "ppo.lam=0.95",
+     "ppo.gamma=0.99", "ppo.value_clip=null", "ppo.whiten_advantages=false"],
+    ["grpo.estimator=ppo", "grpo.iterations=2", "grpo.mini_batches=2", "ppo.critic_iterations=2",
+     "ppo.critic_mini_batches=2", "grpo.micro_batch_size=3", "grpo.beta=0.05"],
 ])
 def test_options_run_a_step(run, sets):
     last, out = run("opt", *sets, "train.max_steps=1")
@@ -118,7 +123,8 @@ def test_ref_reset_and_eval_curve(run, world):
     assert [r["step"] for r in rows if "eval_accuracy" in r] == [0, 1, 2]
 
 
-@pytest.mark.parametrize("algo", [[], ["grpo.estimator=reinforce-ema", "grpo.baseline_decay=0.5"]])
+@pytest.mark.parametrize("algo", [[], ["grpo.estimator=reinforce-ema", "grpo.baseline_decay=0.5"],
+                                  ["grpo.estimator=ppo", "ppo.critic_learning_rate=1e-2"]])
 def test_resume_is_exact(run, algo):
     _, straight = run("straight", "train.max_steps=3", *algo)
     with pytest.raises(KeyboardInterrupt):
@@ -131,7 +137,13 @@ def test_resume_is_exact(run, algo):
     assert [r["step"] for r in rb] == [1, 2, 3]
     for key in ("loss", "reward_mean", "grad_norm", "completion_length_mean"):
         assert ra[-1][key] == rb[-1][key], key
-    if algo:  # the moving-average baseline came back from the checkpoint
+    if "grpo.estimator=ppo" in algo:  # the critic came back from its checkpoint too
+        from r1cli.train.checkpoint import read_weights
+
+        ca, cb = read_weights(straight / "critic"), read_weights(resumed / "critic")
+        assert ca and all(torch.equal(ca[k], cb[k]) for k in ca)
+        assert ra[-1]["value_loss"] == rb[-1]["value_loss"]
+    elif algo:  # the moving-average baseline came back from the checkpoint
         assert ra[-1]["baseline"] == rb[-1]["baseline"]
         b1, b2, b3 = (r["baseline"] for r in ra)
         assert b2 == pytest.approx(0.5 * b1 + 0.5 * ra[1]["reward_mean"])
@@ -144,3 +156,37 @@ def test_errors_are_one_line(run, world, tmp_path):
         grpo_mod.GRPOTrainer(cfg)
     with pytest.raises(R1Error, match="prompt_template"):
         run("tpl", "data.prompt_template={numbers}")
+
+
+def test_ppo_critic_learns_warms_up_and_is_reusable(run, world):
+    from safetensors.torch import load_file
+
+    from r1cli.train.checkpoint import read_weights
+
+    _, out = run("ppo", "grpo.estimator=ppo", "ppo.critic_learning_rate=1e-2", "ppo.critic_warmup_steps=1",
+                 "train.max_steps=3")
+    rows = _metrics(out)
+    assert rows[0]["policy_frozen"] == 1.0 and rows[0]["optimizer_steps"] == 0  # step 1: the critic alone
+    assert "policy_frozen" not in rows[1] and rows[1]["optimizer_steps"] == 1
+    assert rows[0]["value_mean"] == 0.0  # a zero-initialised value head: every value starts at 0
+    assert rows[-1]["value_mean"] != 0.0 and all(r["value_loss"] > 0 for r in rows)
+    head = load_file(str(out / "critic" / "value_head.safetensors"))
+    assert head["weight"].shape == (1, 32) and float(head["weight"].abs().sum()) > 0
+    # the saved critic (trunk + value head) continues as --critic of another run
+    _, again = run("ppo2", "grpo.estimator=ppo", f"ppo.critic={out / 'critic'}", "train.max_steps=1")
+    assert _metrics(again)[0]["value_mean"] != 0.0
+    assert read_weights(again / "critic")
+
+
+def test_ppo_critic_errors_are_one_line(run, world, tmp_path):
+    import shutil
+
+    from safetensors.torch import save_file
+
+    bad = tmp_path / "bad-critic"
+    shutil.copytree(world["model"], bad)
+    save_file({"weight": torch.zeros(1, 48), "bias": torch.zeros(1)}, str(bad / "value_head.safetensors"))
+    with pytest.raises(R1Error, match=r"value head .* hidden size 48 but the model's hidden size is 32"):
+        run("c1", "grpo.estimator=ppo", f"ppo.critic={bad}")
+    with pytest.raises(R1Error, match="no model directory"):
+        run("c2", "grpo.estimator=ppo", f"ppo.critic={tmp_path / 'nope'}")
