@@ -40,6 +40,7 @@ class DPOSection(Section):
     beta: float = Field(default=0.1, gt=0)
     loss: Literal["sigmoid", "ipo", "sigmoid-norm", "nca"] = "sigmoid"
     label_smoothing: float = Field(default=0.0, ge=0, lt=0.5)
+    nll_coef: float = Field(default=0.0, ge=0)  # + α·NLL(chosen)/|chosen| (DPO + NLL, iterative RPO)
 
 
 class RoundsSection(Section):

@@ -14,6 +14,10 @@ lengths ``[B]`` that IPO and the normalised variant divide by. With the log-rati
 - ``nca`` (noise-contrastive alignment, Chen et al. 2024; Light-R1's DPO stage):
   ``−log σ(β·c) − ½·log σ(−β·c) − ½·log σ(−β·r)``.
 
+Any loss can add ``α·(−log π(y_w) / |y_w|)``, the chosen completion's per-token negative log-likelihood
+(``nll_coef`` α; the "DPO + NLL" objective of iterative reasoning preference optimisation, Pang et al.
+2024, TRL's ``rpo_alpha``): it keeps the chosen chain's likelihood from falling with the rejected one's.
+
 The implicit rewards ``β·c`` and ``β·r`` are returned for logging (reward accuracy and margin).
 """
 
@@ -38,6 +42,7 @@ def dpo_loss(
     label_smoothing: float = 0.0,
     chosen_lengths: torch.Tensor | None = None,
     rejected_lengths: torch.Tensor | None = None,
+    nll_coef: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Per-pair losses ``[B]`` and ``{"chosen_rewards", "rejected_rewards"}`` (each ``[B]``, detached)."""
     import torch
@@ -49,6 +54,10 @@ def dpo_loss(
         raise ValueError(f"unknown DPO loss {loss_type!r}{did_you_mean(loss_type, DPO_LOSSES)}; use {one_of(DPO_LOSSES)}")
     if not beta > 0:
         raise ValueError(f"beta must be > 0, got {beta}")
+    if nll_coef < 0:
+        raise ValueError(f"nll_coef must be >= 0, got {nll_coef}")
+    if nll_coef and chosen_lengths is None:
+        raise ValueError("nll_coef divides the chosen log-likelihood by its length: pass chosen_lengths")
     if not 0.0 <= label_smoothing < 0.5:
         raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing}")
     shape = tuple(policy_chosen.shape)
@@ -69,6 +78,8 @@ def dpo_loss(
         losses = -F.logsigmoid(beta * c) - 0.5 * F.logsigmoid(-beta * c) - 0.5 * F.logsigmoid(-beta * r)
     else:
         losses = -(1.0 - label_smoothing) * F.logsigmoid(beta * delta) - label_smoothing * F.logsigmoid(-beta * delta)
+    if nll_coef:
+        losses = losses - nll_coef * policy_chosen / chosen_lengths.to(policy_chosen.dtype).clamp(min=1.0)
     with torch.no_grad():
         stats = {"chosen_rewards": beta * c.detach(), "rejected_rewards": beta * r.detach()}
     return losses, stats

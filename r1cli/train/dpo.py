@@ -272,7 +272,7 @@ def run_dpo(cfg: Any, *, config_yaml: str | None = None) -> dict:
                 lengths = (batch.labels != -100).sum(dim=1).to(logps.dtype)
                 losses, stats = dpo_loss(logps[:n], logps[n:], ref_c, ref_r, beta=k.beta, loss_type=k.loss,
                                          label_smoothing=k.label_smoothing, chosen_lengths=lengths[:n],
-                                         rejected_lengths=lengths[n:])
+                                         rejected_lengths=lengths[n:], nll_coef=k.nll_coef)
                 weight = ctx.world_size / max(1, n_step) if slot else 0.0
                 engine.backward(losses.sum() * weight, sync=i == len(run) - 1)
                 if slot:
@@ -345,6 +345,9 @@ def run_iterative_dpo(cfg: Any) -> dict:
     if not it.problems:
         raise R1Error("rounds: iterate.problems is required: problems with gold answers to sample each round "
                       "(set it with --set iterate.problems=FILE)")
+    if cfg.data.path:
+        raise R1Error("--rounds samples its own pairs each round from iterate.problems (--problems); drop --data "
+                      f"({cfg.data.path}), or drop --rounds to train once on that pairs file")
     out = Path(cfg.output_dir)
     policy, rounds = cfg.model.path, []
     for k in range(1, cfg.rounds + 1):

@@ -87,3 +87,24 @@ def test_trainer_under_torchrun(tmp_path):
     assert [r["step"] for r in rows] == [1, 2]
     assert all(r["completions"] == 4 * r["groups_trained"] for r in rows)  # whole groups, both ranks merged
     assert (tmp_path / "run" / "final" / "model.safetensors").is_file()
+
+
+def test_ppo_under_torchrun(tmp_path):
+    """PPO's critic steps through its own DDP engine: both ranks' tokens in one value loss, one saved critic."""
+    from r1cli.models.tiny import init_tiny
+    from r1cli.tasks import write_task_data
+
+    model = init_tiny(tmp_path / "model", hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
+                      intermediate_size=64, max_position_embeddings=256)
+    data = write_task_data("arith", 16, 0, tmp_path / "data")["problems"]
+    cmd = [*torchrun_argv(2, "grpo"), "--model", str(model), "--data", str(data), "--estimator", "ppo",
+           "--reward", "repetition", "-G", "2", "--prompts-per-step", "4", "--max-steps", "2", "--save-steps", "1",
+           "--max-new-tokens", "12", "--lr", "1e-3", "-o", str(tmp_path / "run"), "--set", "train.device=cpu",
+           "--set", "grpo.micro_batch_size=3", "--set", "ppo.critic_mini_batches=2", "--set", "train.plots=false"]
+    run = subprocess.run(cmd, env=r1_env(), capture_output=True, text=True, timeout=400)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2] and all(r["value_loss"] >= 0 and "critic_grad_norm" in r for r in rows)
+    assert all(r["completions"] == 8 for r in rows)  # both ranks' rollouts merged
+    assert (tmp_path / "run" / "critic" / "value_head.safetensors").is_file()
+    assert (tmp_path / "run" / "critic-step2.pt").is_file()

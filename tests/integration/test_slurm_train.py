@@ -86,3 +86,19 @@ def subprocess_run(cmd, **kw):
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kw)
     assert res.returncode == 0, f"{cmd}: {res.stderr}"
     return res
+
+
+def test_two_process_ppo_runs_to_completion(slurm, tiny_world):
+    """`r1 slurm grpo` with PPO's critic: 2 processes under torchrun, the critic saved once by rank 0."""
+    res = slurm.r1("slurm", "grpo", "--nproc-per-node", "2", "--cpus-per-task", "2", "--script", "ppo.sbatch",
+                   "--submit", "--wait", "--", "--model", "runs/tiny-model", "--data", "runs/data/problems.jsonl",
+                   "--estimator", "ppo", "-G", "2", "--prompts-per-step", "4", "--max-steps", "2",
+                   "--save-steps", "1", "--max-new-tokens", "8", "-o", "runs/ppo", "--set", "train.plots=false",
+                   cwd=tiny_world, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr[-3000:]
+    (job_id,) = res.stdout.split()
+    assert slurm.state(job_id) == "COMPLETED"
+    out = tiny_world / "runs" / "ppo"
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2] and all("value_loss" in r for r in rows)
+    assert (out / "critic" / "value_head.safetensors").is_file() and (out / "critic-step2.pt").is_file()

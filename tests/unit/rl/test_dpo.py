@@ -70,3 +70,17 @@ def test_bad_arguments():
         dpo_loss(PC, PR, RC, RR, beta=0.0)
     with pytest.raises(ValueError, match="shape"):
         dpo_loss(PC, PR[:1], RC, RR)
+
+
+def test_nll_term_by_hand():
+    # DPO + NLL: pair 0 adds α·(10 / 4), pair 1 adds α·(4 / 2); α = 0.5
+    losses, _ = dpo_loss(PC, PR, RC, RR, beta=0.1, chosen_lengths=LC, nll_coef=0.5)
+    assert losses.tolist() == pytest.approx([-logsig(0.2) + 0.5 * 2.5, -logsig(-0.1) + 0.5 * 2.0])
+    # its gradient raises the chosen log-likelihood even where the DPO term is flat
+    pc = RC.clone().requires_grad_(True)
+    dpo_loss(pc, RR, RC, RR, beta=0.1, chosen_lengths=LC, nll_coef=1.0)[0].sum().backward()
+    assert pc.grad.tolist() == pytest.approx([-0.05 - 1 / 4, -0.05 - 1 / 2])
+    with pytest.raises(ValueError, match="chosen_lengths"):
+        dpo_loss(PC, PR, RC, RR, nll_coef=1.0)
+    with pytest.raises(ValueError, match="nll_coef"):
+        dpo_loss(PC, PR, RC, RR, chosen_lengths=LC, nll_coef=-1.0)

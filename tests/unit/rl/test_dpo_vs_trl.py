@@ -31,7 +31,7 @@ def test_loss_and_gradients_match_trl(tmp_path, loss_type):
              "chosen": [{"role": "assistant", "content": f"<think>\n{i}+{i}={2 * i}\n</think>\n\\boxed{{{2 * i}}}"}],
              "rejected": [{"role": "assistant", "content": f"\\boxed{{{2 * i + 1}}} maybe" + " so" * i}]} for i in range(4)]
     args = trl.DPOConfig(output_dir=str(tmp_path / "trl"), per_device_train_batch_size=4, beta=0.2, report_to=[],
-                         use_cpu=True, max_length=None, loss_type=[loss_type])
+                         use_cpu=True, max_length=None, loss_type=[loss_type], bf16=False)
     trainer = trl.DPOTrainer(model=policy, ref_model=ref, args=args, train_dataset=Dataset.from_list(rows),
                              processing_class=tok)
     batch = next(iter(trainer.get_train_dataloader()))
@@ -76,6 +76,6 @@ def test_loss_and_gradients_match_trl(tmp_path, loss_type):
     # the log-probs: the same tokens, positions and masks, equal up to float32 summation order
     assert torch.allclose(logps.detach().double(), seen["policy"].double(), rtol=1e-6, atol=1e-4)
     assert torch.allclose(ref_logps.double(), seen["ref"].double(), rtol=1e-6, atol=1e-4)
-    # so the losses and gradients agree to float32 rounding
-    assert abs(float(r1_loss.detach()) - float(trl_loss.detach())) <= 2e-5
-    assert max(float((a - p.grad).abs().max()) for a, p in zip(trl_grads, policy.parameters(), strict=True)) <= 2e-5
+    # so the losses and gradients agree to float32 rounding (sums of ~100 nats carry ~1e-6 of it)
+    assert abs(float(r1_loss.detach()) - float(trl_loss.detach())) <= 5e-6
+    assert max(float((a - p.grad).abs().max()) for a, p in zip(trl_grads, policy.parameters(), strict=True)) <= 5e-6

@@ -162,8 +162,10 @@ def test_iterative_dpo_rounds_sample_with_the_current_policy_and_resume(world, t
             {"text": f"<think>\nsum\n</think>\n\\boxed{{{int(r['answer']) + 1}}}"}]}) + "\n" for r in rows))
 
     monkeypatch.setattr(run_mod, "run_sample", fake_sample)
-    cfg = config(world, tmp_path / "it", "rounds=2", f"iterate.problems={problems}", "iterate.limit=4",
-                 "train.max_steps=2")
+    with pytest.raises(R1Error, match="drop --data"):  # a pairs file and --rounds do not mix
+        dpo_mod.run_iterative_dpo(config(world, tmp_path / "both", "rounds=2", f"iterate.problems={problems}"))
+    cfg = config(world, tmp_path / "it", "data.path=null", "rounds=2", f"iterate.problems={problems}",
+                 "iterate.limit=4", "train.max_steps=2")
     summary = dpo_mod.run_iterative_dpo(cfg)
     out = tmp_path / "it"
     assert [r["pairs"] for r in summary["rounds"]] == [4, 4]
@@ -176,4 +178,4 @@ def test_iterative_dpo_rounds_sample_with_the_current_policy_and_resume(world, t
     assert (out / "round-2" / "dpo" / "final" / "model.safetensors").read_bytes() == before
     assert [r["pairs"] for r in again["rounds"]] == [4, 4]
     with pytest.raises(R1Error, match="iterate.problems is required"):
-        dpo_mod.run_iterative_dpo(config(world, tmp_path / "none", "rounds=2"))
+        dpo_mod.run_iterative_dpo(config(world, tmp_path / "none", "data.path=null", "rounds=2"))
