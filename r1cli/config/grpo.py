@@ -275,7 +275,7 @@ class GRPOConfig(Section):
             if rollout % self.ppo.critic_mini_batches:
                 raise ValueError(f"ppo.critic_mini_batches ({self.ppo.critic_mini_batches}) must divide the rollout "
                                  f"batch prompts_per_step × n = {rollout}")
-            if self.train.deepspeed:
-                raise ValueError("grpo.estimator 'ppo' does not run under DeepSpeed yet (the critic steps through "
-                                 "torch/DDP); drop train.deepspeed or use a group estimator")
+            if self.train.deepspeed and g.micro_batch_tokens:
+                raise ValueError("grpo.estimator 'ppo' under DeepSpeed needs a fixed number of micro-batches: set "
+                                 "grpo.micro_batch_size instead of grpo.micro_batch_tokens")
         return self

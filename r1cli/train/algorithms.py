@@ -123,6 +123,7 @@ class PPO(Algorithm):
 
         from r1cli.train.critic import load_critic
         from r1cli.train.engine import build_engine
+        from r1cli.train.grpo_update import micro_steps_per_update
 
         cfg, p, t = trainer.cfg, trainer.cfg.ppo, trainer.cfg.train
         self.p = p
@@ -130,8 +131,13 @@ class PPO(Algorithm):
         self.critic = load_critic(path, device=trainer.ctx.device, policy_vocab=len(trainer.tokenizer),
                                   model_cfg=cfg.model)
         total = t.max_steps * p.critic_iterations * p.critic_mini_batches
-        shim = SimpleNamespace(**{**t.model_dump(), "learning_rate": p.critic_learning_rate, "deepspeed": None,
-                                  "per_device_batch_size": 1, "gradient_accumulation_steps": 1})
+        g = cfg.grpo
+        rows = g.prompts_per_step // trainer.ctx.world_size * cfg.generation.n
+        # under DeepSpeed a fixed number of micro-batches per critic step (padded with empty ones)
+        self.gas = micro_steps_per_update(rows, p.critic_mini_batches, g.micro_batch_size) if t.deepspeed else None
+        shim = SimpleNamespace(**{**t.model_dump(), "learning_rate": p.critic_learning_rate,
+                                  "per_device_batch_size": g.micro_batch_size or -(-rows // p.critic_mini_batches),
+                                  "gradient_accumulation_steps": self.gas or 1})
         self.engine = build_engine(self.critic, shim, trainer.ctx, total_steps=max(total, 1),
                                    warmup_steps=p.critic_lr_warmup_steps, bf16=trainer.bf16)
         self._values = self._returns = self._keep = None
@@ -185,6 +191,8 @@ class PPO(Algorithm):
                 idx_all = torch.tensor(chunk, dtype=torch.long, device=dev)
                 tokens = ctx.all_reduce_sum(float((batch.completion_mask[idx_all] & self._keep[idx_all, None]).sum()))
                 runs: list = micro_batches(chunk, g.micro_batch_size, lengths, g.micro_batch_tokens) or [None]
+                if self.gas is not None:  # DeepSpeed counts micro-batches: every rank runs exactly gas of them
+                    runs += [None] * (self.gas - len(runs))
                 for j, rows in enumerate(runs):
                     sync = j == len(runs) - 1
                     if rows is None or not tokens:  # nothing to fit: a zero loss that touches every parameter
@@ -217,7 +225,19 @@ class PPO(Algorithm):
     def save(self, trainer: Any, step: int) -> None:
         from r1cli.train.critic import save_critic_state
 
-        if trainer.ctx.is_main:
+        if self.engine.kind == "deepspeed":  # every rank writes its optimizer shard
+            import shutil
+
+            path = trainer.out / f"critic-step{step}"
+            self.engine.model.save_checkpoint(str(path), tag="state")
+            trainer.ctx.barrier()
+            if trainer.ctx.is_main:
+                keep = trainer.cfg.train.save_total_limit
+                olds = sorted((int(f.name.split("step")[-1]), f) for f in trainer.out.glob("critic-step*")
+                              if f.is_dir())
+                for _, f in olds[:-keep] if keep else []:
+                    shutil.rmtree(f, ignore_errors=True)
+        elif trainer.ctx.is_main:
             save_critic_state(trainer.out / f"critic-step{step}.pt", self.engine)
             keep = trainer.cfg.train.save_total_limit
             olds = sorted((int(f.stem.split("step")[-1]), f) for f in trainer.out.glob("critic-step*.pt"))
@@ -234,7 +254,15 @@ class PPO(Algorithm):
             from r1cli.errors import R1Error
 
             raise R1Error("resume: the checkpoint holds no critic state (it was not saved by a PPO run)")
-        load_critic_state(trainer.out / f"critic-step{step}.pt", self.engine)
+        if self.engine.kind == "deepspeed":
+            path = trainer.out / f"critic-step{step}"
+            if not path.is_dir():
+                from r1cli.errors import R1Error
+
+                raise R1Error(f"resume: the critic's checkpoint {path} is missing")
+            self.engine.model.load_checkpoint(str(path), tag="state")
+        else:
+            load_critic_state(trainer.out / f"critic-step{step}.pt", self.engine)
         self._saved_step = step
 
     def save_final(self, trainer: Any) -> None:
