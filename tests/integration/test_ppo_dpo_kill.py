@@ -33,11 +33,15 @@ def world(tmp_path_factory):
 
 
 def _killed_then_resumed(command: str, args: list[str], out, steps: int) -> None:
-    """Run until ``checkpoint-2`` exists, SIGKILL, rerun with --resume latest to the end."""
+    """Run until a checkpoint of step 2 or later exists, SIGKILL, rerun with --resume latest to the end."""
     child = subprocess.Popen([*r1_argv(command), *args, "-o", str(out)], env=r1_env(), stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
-    while not (out / "checkpoint-2").is_dir() and child.poll() is None and time.monotonic() < deadline:
+    def saved() -> bool:  # older checkpoints are pruned (save_total_limit), so look for any step >= 2
+        return any(p.name.split("-")[-1].isdigit() and int(p.name.split("-")[-1]) >= 2
+                   for p in out.glob("checkpoint-*") if p.is_dir())
+
+    while not saved() and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert child.poll() is None, "finished or died before the kill: " + child.stderr.read().decode()[-2000:]
     os.kill(child.pid, signal.SIGKILL)
@@ -74,10 +78,10 @@ def test_ppo_sigkill_resume_is_exact(world, tmp_path):
 
 
 def test_dpo_sigkill_resume_is_exact(world, tmp_path):
-    args = ["--model", world["model"], "--data", world["pairs"], "--max-steps", "8", "--batch-size", "2",
+    args = ["--model", world["model"], "--data", world["pairs"], "--max-steps", "60", "--batch-size", "2",
             "--lr", "1e-3", "--save-steps", "1", "--set", "train.device=cpu", "--set", "train.cpu_threads=1",
             "--set", "train.lr_scheduler=constant"]
     straight = run_r1("dpo", *args, "-o", str(tmp_path / "straight"), timeout=600)
     assert straight.returncode == 0, straight.stderr[-3000:]
-    _killed_then_resumed("dpo", args, tmp_path / "killed", 8)
+    _killed_then_resumed("dpo", args, tmp_path / "killed", 60)  # 60 short steps: the kill lands mid-run
     _same_weights(tmp_path / "straight" / "final", tmp_path / "killed" / "final")
