@@ -32,6 +32,14 @@ class DPODataSection(Section):
     limit: int | None = Field(default=None, gt=0)
     max_length: int = Field(default=4096, gt=1)  # prompt + completion tokens; longer ones are cut
     shuffle: bool = True
+    # True: pairs packed into rows of up to pack_length positions (None: max_length); False: one pair per
+    # row, padded. None: True with flash/flex attention (segments from position ids, no mask), and with
+    # sdpa/eager rows no longer than the micro-batch's longest pair (a mask costs its row length squared)
+    packing: bool | None = None
+    pack_length: int | None = Field(default=None, gt=1)
+    # the tokens chosen and rejected start with (the prompt) run once per pair; None: when the attention
+    # takes a mask (sdpa, eager), not with flash/flex attention (packed as two segments there)
+    share_prefix: bool | None = None
 
 
 class DPOSection(Section):

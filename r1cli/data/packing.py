@@ -162,3 +162,132 @@ def collate_packed(rows: list[list[Any]], pad_id: int, *, attn_implementation: s
         raise R1Error(f"packing does not support attn_implementation '{attn_implementation}'; "
                       "use sdpa, eager, flash_attention_2 or flex_attention")
     return Batch(ids, labels, pos, mask, int((labels != IGNORE_INDEX).sum()), sum(lengths))
+
+
+def common_prefix_length(a: list[int], b: list[int]) -> int:
+    """Number of leading tokens ``a`` and ``b`` share.
+
+    >>> common_prefix_length([1, 2, 3], [1, 2, 4, 5])
+    2
+    """
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+@dataclass
+class PairBatch:
+    """A micro-batch of ``n`` preference pairs laid out by :func:`collate_pairs`.
+
+    ``batch``: the model inputs (``labels`` is None). Every scored token (a completion token of one of
+    the ``2n`` sequences; sequences ``0..n-1`` are the chosen, ``n..2n-1`` the rejected) is read from
+    the logits at ``(rows[i], cols[i])`` against ``targets[i]`` and summed into sequence ``seq[i]``.
+    ``keep``: (R, L) bool, the positions whose logits are read; ``kept[i]``: the index of token ``i``
+    among them (row-major), for a model that computes logits only there. ``lengths``: scored tokens
+    per sequence. ``num_tokens``: real tokens of the ``2n`` whole sequences (a shared prefix counted
+    in both), ``num_positions``: the positions the model actually runs (real ones, without padding).
+    """
+
+    batch: Batch
+    rows: Any
+    cols: Any
+    targets: Any
+    seq: Any
+    keep: Any
+    kept: Any
+    lengths: Any
+    n_pairs: int
+    num_tokens: int
+    num_positions: int
+
+    def to(self, device: Any) -> PairBatch:
+        def move(t: Any) -> Any:
+            return t.to(device, non_blocking=True)
+
+        return PairBatch(self.batch.to(device), move(self.rows), move(self.cols), move(self.targets), move(self.seq),
+                         move(self.keep), move(self.kept), move(self.lengths), self.n_pairs, self.num_tokens,
+                         self.num_positions)
+
+
+def collate_pairs(pairs: list[tuple[Any, Any]], pad_id: int, *, row_tokens: int | None = None,
+                  attn_implementation: str = "sdpa",
+                  dtype: Any = None, share_prefix: bool | None = None) -> PairBatch:
+    """Pack ``(chosen, rejected)`` pairs (``Tokenized``) into rows of at most ``row_tokens`` positions
+    (best fit; a pair longer than that gets a row of its own). ``None``: the longest pair's width, so
+    short pairs share rows without making any row longer than padding would; ``0``: one pair per row.
+
+    With ``share_prefix`` (default: when the attention takes an explicit mask, ``sdpa`` / ``eager``),
+    a pair is laid out as ``[common prefix][rest of chosen][rest of rejected]``: the tokens both
+    sequences start with (the prompt, at least) run once; the rejected part attends to the prefix and
+    to itself, never to the chosen part, and its positions continue from the prefix, so every token
+    sees exactly what it would see in its own sequence (a causal model's states of identical prefixes
+    are identical). Without it (``flash_attention_*`` / ``flex_attention``, which read segment
+    boundaries from restarting ``position_ids``), chosen and rejected are two packed segments. Pairs
+    never see each other; padding only ends a row.
+    """
+    import torch
+
+    share = attn_implementation in ("sdpa", "eager") if share_prefix is None else share_prefix
+    if share and attn_implementation not in ("sdpa", "eager"):
+        raise R1Error(f"a shared prompt prefix needs an attention mask (sdpa or eager), not '{attn_implementation}'")
+    if attn_implementation not in ("sdpa", "eager") + POSITION_ID_ATTN:
+        raise R1Error(f"packing does not support attn_implementation '{attn_implementation}'; "
+                      "use sdpa, eager, flash_attention_2 or flex_attention")
+    prefix = [common_prefix_length(c.input_ids, r.input_ids) if share else 0 for c, r in pairs]
+    widths = [len(c.input_ids) + len(r.input_ids) - p for (c, r), p in zip(pairs, prefix, strict=True)]
+    budget = max(widths) if row_tokens is None else max(row_tokens, max(widths))
+    rows = pack_best_fit(widths, budget) if row_tokens != 0 else [[j] for j in range(len(pairs))]
+    B, L, n = len(rows), max(sum(widths[j] for j in row) for row in rows), len(pairs)
+    ids = torch.full((B, L), pad_id, dtype=torch.long)
+    pos = torch.zeros((B, L), dtype=torch.long)
+    seg = torch.zeros((B, L), dtype=torch.long)
+    branch = torch.zeros((B, L), dtype=torch.long)  # 0 prefix (or pad), 1 chosen, 2 rejected
+    g_rows: list[int] = []
+    g_cols: list[int] = []
+    g_targets: list[int] = []
+    g_seq: list[int] = []
+    for b, row in enumerate(rows):
+        t = 0
+        for k, j in enumerate(row):
+            (c, r), p = pairs[j], prefix[j]
+            nc, nr = len(c.input_ids), len(r.input_ids)
+            ids[b, t:t + nc] = torch.tensor(c.input_ids)
+            ids[b, t + nc:t + nc + nr - p] = torch.tensor(r.input_ids[p:])
+            pos[b, t:t + nc] = torch.arange(nc)
+            pos[b, t + nc:t + nc + nr - p] = torch.arange(p, nr)
+            seg[b, t:t + nc + nr - p] = k
+            branch[b, t + p:t + nc] = 1
+            branch[b, t + nc:t + nc + nr - p] = 2
+            for s, (ex, jump) in enumerate(((c, 0), (r, nc - p))):
+                for q in range(1, len(ex.input_ids)):  # token q is predicted at the position of token q - 1
+                    if ex.loss_mask[q]:
+                        g_rows.append(b)
+                        g_cols.append(t + q - 1 + (jump if q - 1 >= p else 0))
+                        g_targets.append(ex.input_ids[q])
+                        g_seq.append(j + s * n)
+            t += nc + nr - p
+        if L > t:
+            pos[b, t:] = torch.arange(L - t)
+            seg[b, t:] = len(row) + torch.arange(L - t)  # each pad its own segment
+    if attn_implementation in POSITION_ID_ATTN:
+        mask = None
+    else:
+        causal = torch.ones(L, L, dtype=torch.bool).tril()
+        allowed = (seg.unsqueeze(2) == seg.unsqueeze(1)) & causal
+        allowed &= ~((branch.unsqueeze(2) == 2) & (branch.unsqueeze(1) == 1))  # rejected never sees chosen
+        mask = allowed.unsqueeze(1)  # (B, 1, L, L)
+        if attn_implementation == "eager":
+            dtype = dtype or torch.float32
+            mask = torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask, torch.finfo(dtype).min)
+    rows_t, cols_t = torch.tensor(g_rows, dtype=torch.long), torch.tensor(g_cols, dtype=torch.long)
+    keep = torch.zeros((B, L), dtype=torch.bool)
+    keep[rows_t, cols_t] = True
+    kept = (keep.view(-1).cumsum(0) - 1)[rows_t * L + cols_t]
+    seq_t = torch.tensor(g_seq, dtype=torch.long)
+    lengths = torch.bincount(seq_t, minlength=2 * n)
+    num_tokens = sum(len(c.input_ids) + len(r.input_ids) for c, r in pairs)
+    return PairBatch(Batch(ids, None, pos, mask, len(g_rows), num_tokens), rows_t, cols_t,
+                     torch.tensor(g_targets, dtype=torch.long), seq_t, keep, kept, lengths, n, num_tokens, sum(widths))

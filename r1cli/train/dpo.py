@@ -7,6 +7,10 @@ computed once, before the first step, and cached in ``<output_dir>/ref_logps.jso
 reference and the tokenized data, so a resume never recomputes them and a changed input never reuses
 them). The loss of a step is the mean over its pairs of :func:`r1cli.rl.dpo.dpo_loss`.
 
+Each pair runs as one row (:func:`r1cli.data.packing.collate_pairs`): the common prefix of chosen and
+rejected once, the rejected part masked from the chosen part; ``data.packing`` / ``pack_length`` /
+``share_prefix`` choose the layout (:func:`pair_layout`), none changes the values.
+
 Data order, micro-batching and resume follow ``r1 sft`` (:class:`r1cli.train.sft.DataPlan`): the
 pairs of step ``s`` depend only on ``s``, so ``--resume`` continues to the identical state, and the
 update does not depend on micro-batch size or process count. Writes ``checkpoint-<step>/``,
@@ -105,26 +109,53 @@ def tokenize_pairs(records: list[dict], tokenizer: Any, cfg: Any) -> tuple[list[
     return pairs, stats
 
 
-def sequence_logps(model_forward: Any, batch: Any) -> Any:
-    """``[B]`` sums of the completion tokens' log-probs (labels != -100) of a padded batch."""
+def sequence_logps(model_forward: Any, batch: Any, *, logits_mask: bool = False) -> Any:
+    """``[2n]`` (a :class:`r1cli.data.packing.PairBatch`) or ``[B]`` (a padded ``Batch``: labels != -100)
+    sums of the completion tokens' log-probs. ``logits_mask``: the model takes a boolean
+    ``logits_to_keep`` and computes logits only at the positions read."""
     import torch
 
+    from r1cli.data.packing import PairBatch
     from r1cli.rl import token_logprobs
 
-    logits = model_forward(batch.model_inputs()).logits
-    keep = batch.labels != -100
-    ids = torch.where(keep, batch.labels, torch.zeros_like(batch.labels))
-    return (token_logprobs(logits, ids) * keep).sum(dim=1)
+    if not isinstance(batch, PairBatch):
+        logits = model_forward(batch.model_inputs()).logits
+        keep = batch.labels != -100
+        ids = torch.where(keep, batch.labels, torch.zeros_like(batch.labels))
+        return (token_logprobs(logits, ids) * keep).sum(dim=1)
+    inputs = batch.batch.model_inputs()
+    if logits_mask:
+        inputs["logits_to_keep"] = batch.keep
+    logits = model_forward(inputs).logits
+    picked = logits[batch.kept] if logits_mask else logits[batch.rows, batch.cols]  # [N, V]
+    lp = token_logprobs(picked.unsqueeze(0), batch.targets.unsqueeze(0))[0]  # [N]
+    return torch.zeros(2 * batch.n_pairs, dtype=lp.dtype, device=lp.device).index_add(0, batch.seq, lp)
 
 
-def _pair_batch(pairs: list[Pair], pad_id: int, device: str) -> Any:
-    from r1cli.data.packing import collate_padded
+def _pair_batch(pairs: list[Pair], pad_id: int, device: str, layout: dict) -> Any:
+    from r1cli.data.packing import collate_pairs
 
-    return collate_padded([p.chosen for p in pairs] + [p.rejected for p in pairs], pad_id).to(device)
+    return collate_pairs([(p.chosen, p.rejected) for p in pairs], pad_id, **layout).to(device)
+
+
+def pair_layout(cfg: Any, attn: str, model: Any) -> dict:
+    """How :func:`r1cli.data.packing.collate_pairs` lays out the pairs of a micro-batch (``cfg.data``)."""
+    d = cfg.data
+    if d.share_prefix and attn not in ("sdpa", "eager"):
+        raise R1Error(f"data.share_prefix needs an attention that takes a mask (sdpa or eager), not '{attn}'; "
+                      "leave it unset (null) or set model.attn_implementation=sdpa")
+    from r1cli.data.packing import POSITION_ID_ATTN
+
+    if d.packing is None:
+        row_tokens = (d.pack_length or d.max_length) if attn in POSITION_ID_ATTN else None
+    else:
+        row_tokens = (d.pack_length or d.max_length) if d.packing else 0
+    return {"row_tokens": row_tokens, "attn_implementation": attn,
+            "dtype": next(model.parameters()).dtype, "share_prefix": d.share_prefix}
 
 
 def reference_logps(cfg: Any, pairs: list[Pair], pad_id: int, ctx: Any, fingerprint: str, out_dir: Path,
-                    policy: Any) -> dict[int, tuple[float, float]]:
+                    policy: Any, layout: dict) -> dict[int, tuple[float, float]]:
     """``{pair index: (chosen, rejected)}`` under the frozen reference, from the cache when it matches."""
     import torch
 
@@ -141,6 +172,8 @@ def reference_logps(cfg: Any, pairs: list[Pair], pad_id: int, ctx: Any, fingerpr
                 return {int(k): (v[0], v[1]) for k, v in data["logps"].items()}
         except (ValueError, KeyError, TypeError, IndexError):
             pass
+    from r1cli.train.sft import supports_logits_mask
+
     if cfg.ref_model:
         ref, _, _ = load_for_training(cfg.model.model_copy(update={"path": cfg.ref_model}), device=ctx.device)
     else:
@@ -148,10 +181,14 @@ def reference_logps(cfg: Any, pairs: list[Pair], pad_id: int, ctx: Any, fingerpr
     ref.eval()
     out: dict[int, tuple[float, float]] = {}
     mb = 4 * max(1, cfg.train.per_device_batch_size)  # no activations are kept: larger batches than training
+    logits_mask = supports_logits_mask(ref)
+    # each pair's log-probs are its own: chunks of similar lengths pad least
+    by_length = sorted(pairs, key=lambda p: (len(p.chosen.input_ids) + len(p.rejected.input_ids), p.index))
     with torch.inference_mode():
-        for lo in range(0, len(pairs), mb):
-            chunk = pairs[lo:lo + mb]
-            logps = sequence_logps(lambda inputs: ref(**inputs), _pair_batch(chunk, pad_id, ctx.device))
+        for lo in range(0, len(by_length), mb):
+            chunk = by_length[lo:lo + mb]
+            logps = sequence_logps(lambda inputs: ref(**inputs), _pair_batch(chunk, pad_id, ctx.device, layout),
+                                   logits_mask=logits_mask)
             for j, p in enumerate(chunk):
                 out[p.index] = (float(logps[j]), float(logps[len(chunk) + j]))
     if ref is policy:
@@ -185,7 +222,7 @@ def run_dpo(cfg: Any, *, config_yaml: str | None = None) -> dict:
     from r1cli.train.logging import MetricsLogger, TrainProgress, plot_loss_curve
     from r1cli.train.model_utils import load_for_training
     from r1cli.train.optim import warmup_steps_for
-    from r1cli.train.sft import DataPlan, TrainingDivergedError, micro_slots
+    from r1cli.train.sft import DataPlan, TrainingDivergedError, micro_slots, supports_logits_mask
 
     t, k = cfg.train, cfg.dpo
     config_yaml = config_yaml or to_yaml(cfg)
@@ -221,7 +258,9 @@ def run_dpo(cfg: Any, *, config_yaml: str | None = None) -> dict:
     if resume_from is None and stale and not cfg.resume:
         raise R1Error(f"{out_dir} already holds checkpoints (up to {stale[-1][1].name}); continue that run with "
                       "--resume latest, or start afresh in another --output-dir")
-    ref = reference_logps(cfg, pairs, pad_id, ctx, fingerprint, out_dir, model) if resume_from is None or \
+    layout = pair_layout(cfg, attn, model)
+    logits_mask = supports_logits_mask(model)
+    ref = reference_logps(cfg, pairs, pad_id, ctx, fingerprint, out_dir, model, layout) if resume_from is None or \
         (out_dir / REF_CACHE).is_file() else None
     if ref is None:
         raise R1Error(f"--resume {resume_from}: {out_dir / REF_CACHE} (the reference log-probs) is missing")
@@ -264,12 +303,12 @@ def run_dpo(cfg: Any, *, config_yaml: str | None = None) -> dict:
             local = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]  # loss, reward accuracy, margin, chosen, rejected, tokens
             for i, slot in enumerate(run):
                 chunk = [u[0] for u in (slot or [plan.units[0]])]
-                batch = _pair_batch(chunk, pad_id, ctx.device)
-                logps = sequence_logps(engine.forward, batch)
+                batch = _pair_batch(chunk, pad_id, ctx.device, layout)
+                logps = sequence_logps(engine.forward, batch, logits_mask=logits_mask)
                 n = len(chunk)
                 ref_c = torch.tensor([ref[p.index][0] for p in chunk], device=logps.device)
                 ref_r = torch.tensor([ref[p.index][1] for p in chunk], device=logps.device)
-                lengths = (batch.labels != -100).sum(dim=1).to(logps.dtype)
+                lengths = batch.lengths.to(logps.dtype)
                 losses, stats = dpo_loss(logps[:n], logps[n:], ref_c, ref_r, beta=k.beta, loss_type=k.loss,
                                          label_smoothing=k.label_smoothing, chosen_lengths=lengths[:n],
                                          rejected_lengths=lengths[n:], nll_coef=k.nll_coef)

@@ -179,3 +179,27 @@ def test_iterative_dpo_rounds_sample_with_the_current_policy_and_resume(world, t
     assert [r["pairs"] for r in again["rounds"]] == [4, 4]
     with pytest.raises(R1Error, match="iterate.problems is required"):
         dpo_mod.run_iterative_dpo(config(world, tmp_path / "none", "data.path=null", "rounds=2"))
+
+
+def test_pair_layout_follows_the_attention(world, tmp_path):
+    from r1cli.train.dpo import pair_layout
+
+    model = torch.nn.Linear(2, 2)
+    cfg = config(world, tmp_path / "x")
+    assert pair_layout(cfg, "sdpa", model)["row_tokens"] is None  # rows no longer than the longest pair
+    assert pair_layout(cfg, "flash_attention_2", model)["row_tokens"] == cfg.data.max_length  # packed
+    assert pair_layout(config(world, tmp_path / "x", "data.packing=false"), "sdpa", model)["row_tokens"] == 0
+    assert pair_layout(config(world, tmp_path / "x", "data.packing=true", "data.pack_length=64"), "sdpa",
+                       model)["row_tokens"] == 64
+    with pytest.raises(R1Error, match=r"data.share_prefix needs an attention that takes a mask"):
+        pair_layout(config(world, tmp_path / "x", "data.share_prefix=true"), "flash_attention_2", model)
+
+
+@pytest.mark.parametrize("layout", [["data.packing=false"], ["data.share_prefix=false"], ["data.packing=true"]])
+def test_every_layout_gives_the_same_run(world, tmp_path, layout):
+    from r1cli.train.checkpoint import read_weights
+
+    dpo_mod.run_dpo(config(world, tmp_path / "a"))
+    dpo_mod.run_dpo(config(world, tmp_path / "b", *layout))
+    a, b = read_weights(tmp_path / "a" / "final"), read_weights(tmp_path / "b" / "final")
+    assert all(torch.allclose(a[k], b[k], atol=1e-5, rtol=0) for k in a)
