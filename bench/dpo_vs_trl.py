@@ -152,8 +152,9 @@ def main() -> None:
     p.add_argument("--r1-set", action="append", default=[], metavar="KEY=VALUE",
                    help="r1 data.* options, e.g. packing=false, pack_length=256, share_prefix=false")
     a = p.parse_args()
-    a.r1_data = {k: json.loads(v) if v[:1] in "0123456789tfn[{" else v
-                 for k, v in (x.split("=", 1) for x in a.r1_set)}
+    import yaml
+
+    a.r1_data = {k: yaml.safe_load(v) for k, v in (x.split("=", 1) for x in a.r1_set)}  # as --set reads values
 
     import torch
 

@@ -16,13 +16,14 @@ ids restart at 0 for every example, and attention is kept inside each example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from r1cli.errors import R1Error
 
 IGNORE_INDEX = -100
 POSITION_ID_ATTN = ("flash_attention_2", "flash_attention_3", "flex_attention")
+MASK_ATTN = ("sdpa", "eager")  # take an explicit 4D mask
 
 
 def pack_best_fit(lengths: list[int], max_length: int) -> list[list[int]]:
@@ -112,20 +113,33 @@ def collate_padded(examples: list[Any], pad_id: int) -> Batch:
                  sum(len(e.input_ids) for e in examples))
 
 
-def block_causal_mask(segments: Any, attn_implementation: str, dtype: Any = None) -> Any:
+def block_causal_mask(segments: Any, attn_implementation: str, dtype: Any = None, branches: Any = None) -> Any:
     """``(B, 1, L, L)`` mask from segment ids ``(B, L)``: query i sees key j iff j <= i and both
-    tokens belong to the same segment. Bool (True = attend) for sdpa; for eager an additive mask of
-    0 and ``finfo(dtype).min``."""
+    tokens belong to the same segment (and, given ``branches``, not a branch-2 query on a branch-1 key:
+    the rejected part of a pair never sees the chosen part). Bool (True = attend) for sdpa; for eager
+    an additive mask of 0 and ``finfo(dtype).min``."""
     import torch
 
     L = segments.shape[1]
     causal = torch.ones(L, L, dtype=torch.bool).tril()
     same = segments.unsqueeze(2) == segments.unsqueeze(1)  # (B, L, L)
+    if branches is not None:
+        same &= ~((branches.unsqueeze(2) == 2) & (branches.unsqueeze(1) == 1))
     mask = (same & causal).unsqueeze(1)  # (B, 1, L, L)
     if attn_implementation == "eager":
         dtype = dtype or torch.float32
         return torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask, torch.finfo(dtype).min)
     return mask
+
+
+def _row_mask(segments: Any, attn_implementation: str, dtype: Any, branches: Any = None) -> Any:
+    """The attention mask a packed batch passes: None where segments come from the position ids."""
+    if attn_implementation in POSITION_ID_ATTN:
+        return None
+    if attn_implementation in MASK_ATTN:
+        return block_causal_mask(segments, attn_implementation, dtype, branches)
+    raise R1Error(f"packing does not support attn_implementation '{attn_implementation}'; "
+                  "use sdpa, eager, flash_attention_2 or flex_attention")
 
 
 def collate_packed(rows: list[list[Any]], pad_id: int, *, attn_implementation: str = "sdpa",
@@ -154,14 +168,7 @@ def collate_packed(rows: list[list[Any]], pad_id: int, *, attn_implementation: s
         if pad:
             pos[b, t:] = torch.arange(pad)  # harmless positions for pads
             seg[b, t:] = len(row) + torch.arange(pad)  # one segment per pad token
-    if attn_implementation in POSITION_ID_ATTN:
-        mask = None
-    elif attn_implementation in ("sdpa", "eager"):
-        mask = block_causal_mask(seg, attn_implementation, dtype)
-    else:
-        raise R1Error(f"packing does not support attn_implementation '{attn_implementation}'; "
-                      "use sdpa, eager, flash_attention_2 or flex_attention")
-    return Batch(ids, labels, pos, mask, int((labels != IGNORE_INDEX).sum()), sum(lengths))
+    return Batch(ids, labels, pos, _row_mask(seg, attn_implementation, dtype), int((labels != IGNORE_INDEX).sum()), sum(lengths))
 
 
 def common_prefix_length(a: list[int], b: list[int]) -> int:
@@ -204,12 +211,9 @@ class PairBatch:
     num_positions: int
 
     def to(self, device: Any) -> PairBatch:
-        def move(t: Any) -> Any:
-            return t.to(device, non_blocking=True)
-
-        return PairBatch(self.batch.to(device), move(self.rows), move(self.cols), move(self.targets), move(self.seq),
-                         move(self.keep), move(self.kept), move(self.lengths), self.n_pairs, self.num_tokens,
-                         self.num_positions)
+        moved = {f: getattr(self, f).to(device, non_blocking=True)
+                 for f in ("rows", "cols", "targets", "seq", "keep", "kept", "lengths")}
+        return replace(self, batch=self.batch.to(device), **moved)
 
 
 def collate_pairs(pairs: list[tuple[Any, Any]], pad_id: int, *, row_tokens: int | None = None,
@@ -230,12 +234,9 @@ def collate_pairs(pairs: list[tuple[Any, Any]], pad_id: int, *, row_tokens: int 
     """
     import torch
 
-    share = attn_implementation in ("sdpa", "eager") if share_prefix is None else share_prefix
-    if share and attn_implementation not in ("sdpa", "eager"):
+    share = attn_implementation in MASK_ATTN if share_prefix is None else share_prefix
+    if share and attn_implementation not in MASK_ATTN:
         raise R1Error(f"a shared prompt prefix needs an attention mask (sdpa or eager), not '{attn_implementation}'")
-    if attn_implementation not in ("sdpa", "eager") + POSITION_ID_ATTN:
-        raise R1Error(f"packing does not support attn_implementation '{attn_implementation}'; "
-                      "use sdpa, eager, flash_attention_2 or flex_attention")
     prefix = [common_prefix_length(c.input_ids, r.input_ids) if share else 0 for c, r in pairs]
     widths = [len(c.input_ids) + len(r.input_ids) - p for (c, r), p in zip(pairs, prefix, strict=True)]
     budget = max(widths) if row_tokens is None else max(row_tokens, max(widths))
@@ -245,10 +246,7 @@ def collate_pairs(pairs: list[tuple[Any, Any]], pad_id: int, *, row_tokens: int 
     pos = torch.zeros((B, L), dtype=torch.long)
     seg = torch.zeros((B, L), dtype=torch.long)
     branch = torch.zeros((B, L), dtype=torch.long)  # 0 prefix (or pad), 1 chosen, 2 rejected
-    g_rows: list[int] = []
-    g_cols: list[int] = []
-    g_targets: list[int] = []
-    g_seq: list[int] = []
+    gather: list[tuple] = []  # (row, cols, targets, sequence) per sequence
     for b, row in enumerate(rows):
         t = 0
         for k, j in enumerate(row):
@@ -262,32 +260,23 @@ def collate_pairs(pairs: list[tuple[Any, Any]], pad_id: int, *, row_tokens: int 
             branch[b, t + p:t + nc] = 1
             branch[b, t + nc:t + nc + nr - p] = 2
             for s, (ex, jump) in enumerate(((c, 0), (r, nc - p))):
-                for q in range(1, len(ex.input_ids)):  # token q is predicted at the position of token q - 1
-                    if ex.loss_mask[q]:
-                        g_rows.append(b)
-                        g_cols.append(t + q - 1 + (jump if q - 1 >= p else 0))
-                        g_targets.append(ex.input_ids[q])
-                        g_seq.append(j + s * n)
+                q = torch.tensor(ex.loss_mask[1:]).nonzero().flatten() + 1  # scored tokens
+                # token q is predicted at the position of token q - 1 (the rejected part sits `jump` further)
+                cols = t + q - 1 + torch.where(q - 1 >= p, jump, 0)
+                gather.append((b, cols, torch.tensor(ex.input_ids)[q], j + s * n))
             t += nc + nr - p
         if L > t:
             pos[b, t:] = torch.arange(L - t)
             seg[b, t:] = len(row) + torch.arange(L - t)  # each pad its own segment
-    if attn_implementation in POSITION_ID_ATTN:
-        mask = None
-    else:
-        causal = torch.ones(L, L, dtype=torch.bool).tril()
-        allowed = (seg.unsqueeze(2) == seg.unsqueeze(1)) & causal
-        allowed &= ~((branch.unsqueeze(2) == 2) & (branch.unsqueeze(1) == 1))  # rejected never sees chosen
-        mask = allowed.unsqueeze(1)  # (B, 1, L, L)
-        if attn_implementation == "eager":
-            dtype = dtype or torch.float32
-            mask = torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask, torch.finfo(dtype).min)
-    rows_t, cols_t = torch.tensor(g_rows, dtype=torch.long), torch.tensor(g_cols, dtype=torch.long)
+    mask = _row_mask(seg, attn_implementation, dtype, branch)
+    rows_t = torch.cat([torch.full((len(cols),), b, dtype=torch.long) for b, cols, _, _ in gather])
+    cols_t = torch.cat([cols for _, cols, _, _ in gather])
+    targets = torch.cat([tg for _, _, tg, _ in gather])
+    seq_t = torch.cat([torch.full((len(cols),), sq, dtype=torch.long) for _, cols, _, sq in gather])
     keep = torch.zeros((B, L), dtype=torch.bool)
     keep[rows_t, cols_t] = True
     kept = (keep.view(-1).cumsum(0) - 1)[rows_t * L + cols_t]
-    seq_t = torch.tensor(g_seq, dtype=torch.long)
     lengths = torch.bincount(seq_t, minlength=2 * n)
     num_tokens = sum(len(c.input_ids) + len(r.input_ids) for c, r in pairs)
-    return PairBatch(Batch(ids, None, pos, mask, len(g_rows), num_tokens), rows_t, cols_t,
-                     torch.tensor(g_targets, dtype=torch.long), seq_t, keep, kept, lengths, n, num_tokens, sum(widths))
+    return PairBatch(Batch(ids, None, pos, mask, len(rows_t), num_tokens), rows_t, cols_t, targets, seq_t, keep,
+                     kept, lengths, n, num_tokens, sum(widths))

@@ -223,26 +223,27 @@ class PPO(Algorithm):
     _saved_step: int | None = None
 
     def save(self, trainer: Any, step: int) -> None:
+        """``critic-step<N>.pt`` (torch/DDP: the main rank) or ``critic-step<N>/`` (DeepSpeed: every rank writes
+        its optimizer shard), keeping the newest ``save_total_limit``."""
+        import shutil
+
         from r1cli.train.critic import save_critic_state
 
-        if self.engine.kind == "deepspeed":  # every rank writes its optimizer shard
-            import shutil
-
-            path = trainer.out / f"critic-step{step}"
-            self.engine.model.save_checkpoint(str(path), tag="state")
+        deepspeed = self.engine.kind == "deepspeed"
+        if deepspeed:
+            self.engine.model.save_checkpoint(str(trainer.out / f"critic-step{step}"), tag="state")
             trainer.ctx.barrier()
-            if trainer.ctx.is_main:
-                keep = trainer.cfg.train.save_total_limit
-                olds = sorted((int(f.name.split("step")[-1]), f) for f in trainer.out.glob("critic-step*")
-                              if f.is_dir())
-                for _, f in olds[:-keep] if keep else []:
-                    shutil.rmtree(f, ignore_errors=True)
         elif trainer.ctx.is_main:
             save_critic_state(trainer.out / f"critic-step{step}.pt", self.engine)
-            keep = trainer.cfg.train.save_total_limit
-            olds = sorted((int(f.stem.split("step")[-1]), f) for f in trainer.out.glob("critic-step*.pt"))
-            for _, f in olds[:-keep] if keep else []:
-                f.unlink(missing_ok=True)
+        keep = trainer.cfg.train.save_total_limit
+        if trainer.ctx.is_main and keep:
+            olds = sorted((int(f.name.removesuffix(".pt").split("step")[-1]), f)
+                          for f in trainer.out.glob("critic-step*") if f.is_dir() == deepspeed)
+            for _, f in olds[:-keep]:
+                if deepspeed:
+                    shutil.rmtree(f, ignore_errors=True)
+                else:
+                    f.unlink(missing_ok=True)
         self._saved_step = step
         trainer.ctx.barrier()
 

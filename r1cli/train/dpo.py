@@ -140,12 +140,12 @@ def _pair_batch(pairs: list[Pair], pad_id: int, device: str, layout: dict) -> An
 
 def pair_layout(cfg: Any, attn: str, model: Any) -> dict:
     """How :func:`r1cli.data.packing.collate_pairs` lays out the pairs of a micro-batch (``cfg.data``)."""
+    from r1cli.data.packing import MASK_ATTN, POSITION_ID_ATTN
+
     d = cfg.data
-    if d.share_prefix and attn not in ("sdpa", "eager"):
+    if d.share_prefix and attn not in MASK_ATTN:  # said here, before the reference pass, as a config error
         raise R1Error(f"data.share_prefix needs an attention that takes a mask (sdpa or eager), not '{attn}'; "
                       "leave it unset (null) or set model.attn_implementation=sdpa")
-    from r1cli.data.packing import POSITION_ID_ATTN
-
     if d.packing is None:
         row_tokens = (d.pack_length or d.max_length) if attn in POSITION_ID_ATTN else None
     else:
@@ -161,6 +161,7 @@ def reference_logps(cfg: Any, pairs: list[Pair], pad_id: int, ctx: Any, fingerpr
 
     from r1cli.data.io import atomic_write_json
     from r1cli.train.model_utils import load_for_training
+    from r1cli.train.sft import supports_logits_mask
 
     ref_path = cfg.ref_model or cfg.model.path
     key = hashlib.sha256(f"{ref_path}|{fingerprint}|{cfg.model.dtype}".encode()).hexdigest()[:16]
@@ -172,8 +173,6 @@ def reference_logps(cfg: Any, pairs: list[Pair], pad_id: int, ctx: Any, fingerpr
                 return {int(k): (v[0], v[1]) for k, v in data["logps"].items()}
         except (ValueError, KeyError, TypeError, IndexError):
             pass
-    from r1cli.train.sft import supports_logits_mask
-
     if cfg.ref_model:
         ref, _, _ = load_for_training(cfg.model.model_copy(update={"path": cfg.ref_model}), device=ctx.device)
     else:

@@ -41,3 +41,18 @@ def torchrun_prefix(nproc: int) -> list[str]:
 def torchrun_argv(nproc: int, command: str) -> list[str]:
     """torchrun with ``nproc`` processes, each running `r1 COMMAND`."""
     return [*torchrun_prefix(nproc), "-m", "r1cli", command]
+
+
+def dpo_world(root: Path, num_layers: int = 1) -> tuple[Path, Path]:
+    """A very small random model and 16 arith pairs (chosen right, rejected one off, some padded)."""
+    import json
+
+    from r1cli.models.tiny import init_tiny
+
+    model = init_tiny(root / "model", hidden_size=32, num_layers=num_layers, num_heads=2, num_kv_heads=1,
+                      intermediate_size=64, max_position_embeddings=256)
+    pairs = [{"id": f"p{i}", "problem": f"What is {i} + 1?", "chosen": f"<think>\n{i}+1={i + 1}\n</think>\n\\boxed{{{i + 1}}}",
+              "rejected": f"<think>\n{i}+1={i + 2}\n</think>\n\\boxed{{{i + 2}}}" + " so" * (i % 3)} for i in range(16)]
+    data = root / "pairs.jsonl"
+    data.write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    return model, data

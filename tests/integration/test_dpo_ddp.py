@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.integration._cli import r1_env, run_r1, torchrun_argv
+from tests.integration._cli import dpo_world, r1_env, run_r1, torchrun_argv
 
 pytestmark = pytest.mark.slow
 
@@ -15,15 +15,9 @@ pytestmark = pytest.mark.slow
 def test_two_processes_match_one(tmp_path):
     import torch
 
-    from r1cli.models.tiny import init_tiny
     from r1cli.train.checkpoint import read_weights
 
-    model = init_tiny(tmp_path / "model", hidden_size=32, num_layers=2, num_heads=2, num_kv_heads=1,
-                      intermediate_size=64, max_position_embeddings=256)
-    pairs = [{"id": f"p{i}", "problem": f"What is {i} + 1?", "chosen": f"<think>\n{i}+1={i + 1}\n</think>\n\\boxed{{{i + 1}}}",
-              "rejected": f"<think>\n{i}+1={i + 2}\n</think>\n\\boxed{{{i + 2}}}" + " so" * (i % 3)} for i in range(16)]
-    data = tmp_path / "pairs.jsonl"
-    data.write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    model, data = dpo_world(tmp_path, num_layers=2)
     common = ["--model", str(model), "--data", str(data), "--max-steps", "4", "--batch-size", "2", "--lr", "3e-3",
               "--device", "cpu", "--set", "train.cpu_threads=1", "--set", "train.lr_scheduler=constant"]
     one = run_r1("dpo", *common, "--grad-accum", "2", "--output-dir", str(tmp_path / "one"))
